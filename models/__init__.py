@@ -1,0 +1,1 @@
+"""Training-set assembly, the estimator, evaluation, reasons and the promotion rule (no I/O)."""

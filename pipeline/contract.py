@@ -1,0 +1,151 @@
+"""The input tables of DATA_CONTRACT.md section 1, declared once.
+
+Each table is a pandera ``DataFrameModel`` over polars. The declared field
+types are the types the loader casts to, the field options and the
+``dataframe_check`` methods are the row rules, and ``FOREIGN_KEYS`` lists the
+cross-table rules pandera cannot express on one frame. Everything that reads,
+validates or simulates a snapshot takes its types and rules from here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandera.polars as pa
+import polars as pl
+from pandera.engines.polars_engine import DateTime
+
+CANCEL_INITIATORS = ("buyer", "seller", "logistics", "payment", "platform")
+LABELS = ("abuse", "legit")
+ISO_COUNTRY = r"^[A-Z]{2}$"
+
+# Every timestamp is normalised to this type on load: UTC, microseconds.
+UTC = {"time_zone": "UTC", "time_unit": "us"}
+
+
+def _ordered(earlier: str, later: str) -> pl.Expr:
+    """True where `earlier <= later` or either is missing (the order of present states)."""
+    return pl.col(earlier).is_null() | pl.col(later).is_null() | (pl.col(earlier) <= pl.col(later))
+
+
+class _Strict(pa.DataFrameModel):
+    class Config:
+        strict = False  # extra columns are kept but ignored (contract section 1)
+        coerce = False  # the loader casts, so that each row that fails a cast is rejected alone
+
+
+class Accounts(_Strict):
+    account_id: str = pa.Field(unique=True)
+    created_at: DateTime = pa.Field(dtype_kwargs=UTC)
+    country: str = pa.Field(str_matches=ISO_COUNTRY)
+    email_domain: str = pa.Field(nullable=True)
+    phone_verified: bool = pa.Field(nullable=True)
+
+
+class Orders(_Strict):
+    order_id: str = pa.Field(unique=True)
+    account_id: str
+    seller_id: str
+    item_id: str
+    campaign_id: str = pa.Field(nullable=True)
+    placed_at: DateTime = pa.Field(dtype_kwargs=UTC)
+    paid_at: DateTime = pa.Field(nullable=True, dtype_kwargs=UTC)
+    shipped_at: DateTime = pa.Field(nullable=True, dtype_kwargs=UTC)
+    delivered_at: DateTime = pa.Field(nullable=True, dtype_kwargs=UTC)
+    cancelled_at: DateTime = pa.Field(nullable=True, dtype_kwargs=UTC)
+    cancel_initiator: str = pa.Field(nullable=True, isin=CANCEL_INITIATORS)
+    cancel_reason: str = pa.Field(nullable=True)
+    amount_usd: float = pa.Field(ge=0)
+    discount_usd: float = pa.Field(ge=0)
+    item_count: int = pa.Field(ge=1)
+    ship_country: str = pa.Field(str_matches=ISO_COUNTRY)
+    ship_region: str = pa.Field(nullable=True)
+    address_id: str = pa.Field(nullable=True)
+    device_id: str = pa.Field(nullable=True)
+    ip_prefix: str = pa.Field(nullable=True)
+    payment_instrument_id: str = pa.Field(nullable=True)
+
+    @pa.dataframe_check(name="placed_at <= paid_at <= shipped_at <= delivered_at")
+    def states_in_order(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        chain = ["placed_at", "paid_at", "shipped_at", "delivered_at"]
+        pairs = [(a, b) for i, a in enumerate(chain) for b in chain[i + 1 :]]
+        return data.lazyframe.select(pl.all_horizontal(_ordered(a, b) for a, b in pairs))
+
+    @pa.dataframe_check(name="cancelled_at >= placed_at")
+    def cancelled_after_placed(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        return data.lazyframe.select(_ordered("placed_at", "cancelled_at"))
+
+    @pa.dataframe_check(name="a delivered order is not cancelled")
+    def delivered_not_cancelled(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        return data.lazyframe.select(pl.col("delivered_at").is_null() | pl.col("cancelled_at").is_null())
+
+    @pa.dataframe_check(name="cancel_initiator is set exactly when cancelled_at is")
+    def initiator_iff_cancelled(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        return data.lazyframe.select(pl.col("cancelled_at").is_null() == pl.col("cancel_initiator").is_null())
+
+    @pa.dataframe_check(name="cancel_reason is empty unless cancelled")
+    def reason_only_if_cancelled(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        return data.lazyframe.select(pl.col("cancel_reason").is_null() | pl.col("cancelled_at").is_not_null())
+
+
+class PaymentAttempts(_Strict):
+    attempt_id: str = pa.Field(unique=True)
+    order_id: str
+    account_id: str
+    instrument_id: str
+    attempted_at: DateTime = pa.Field(dtype_kwargs=UTC)
+    succeeded: bool
+    failure_code: str = pa.Field(nullable=True)
+
+    @pa.dataframe_check(name="failure_code is empty exactly when succeeded")
+    def failure_code_iff_failed(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        return data.lazyframe.select(pl.col("failure_code").is_null() == pl.col("succeeded"))
+
+
+class Sessions(_Strict):
+    account_id: str
+    device_id: str
+    ip_prefix: str = pa.Field(nullable=True)
+    started_at: DateTime = pa.Field(dtype_kwargs=UTC)
+
+
+class Labels(_Strict):
+    account_id: str
+    label: str = pa.Field(isin=LABELS)
+    decided_at: DateTime = pa.Field(dtype_kwargs=UTC)
+    source: str
+
+
+@dataclass(frozen=True)
+class Table:
+    """One contract table: its model, the columns that name a row, and whether it must exist."""
+
+    name: str
+    model: type[pa.DataFrameModel]
+    key: tuple[str, ...]
+    required: bool
+
+
+TABLES: dict[str, Table] = {
+    t.name: t
+    for t in (
+        Table("accounts", Accounts, ("account_id",), required=True),
+        Table("orders", Orders, ("order_id",), required=True),
+        Table("payment_attempts", PaymentAttempts, ("attempt_id",), required=True),
+        Table("sessions", Sessions, ("account_id", "device_id", "started_at"), required=False),
+        Table("labels", Labels, ("account_id", "decided_at"), required=False),
+    )
+}
+
+# (table, column) must exist in (table, column). Checked after each table's own rules, in
+# this order, so that a row whose parent was rejected is rejected too.
+FOREIGN_KEYS: tuple[tuple[str, str, str, str], ...] = (
+    ("orders", "account_id", "accounts", "account_id"),
+    ("payment_attempts", "order_id", "orders", "order_id"),
+)
+
+
+def polars_schema(table: str) -> dict[str, pl.DataType]:
+    """The polars type of every contract column of `table`, in contract order."""
+    schema = TABLES[table].model.to_schema()
+    return {name: column.dtype.type for name, column in schema.columns.items()}
