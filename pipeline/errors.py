@@ -17,3 +17,7 @@ class RejectLimitExceeded(PipelineError):
 
 class ConfigError(PipelineError):
     """An option or setting that cannot work (bad date, unknown URL scheme, ...)."""
+
+
+class ReviewDbError(PipelineError):
+    """The review database cannot be used: unreachable, a bad URL, a newer schema, a refused write."""

@@ -1,0 +1,327 @@
+"""The review table analysts work from (DATA_CONTRACT.md section 2).
+
+``review_queue`` holds one row per flagged account per scoring date. The batch
+run writes each date's queue with :func:`write_queue`; analysts record their
+decisions with :func:`record_verdict`; the next training run reads them back as
+labels with :func:`verdicts`. Re-running a date replaces its scores but never an
+analyst's status, reviewer, time or note.
+
+The database is given as a SQLAlchemy URL. By default it is the SQLite file
+``review.db`` in the working directory (``sqlite:///<workdir>/review.db``, see
+:func:`default_url`); PostgreSQL is the production target
+(``postgresql+psycopg://user:password@host:5432/dbname``). Those are the two
+backends supported: writes use their ``INSERT ... ON CONFLICT``. Timestamps come
+back as timezone-aware UTC from both; SQLite, which has no time-zone type, stores
+them as UTC.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+from pipeline.errors import ReviewDbError
+
+SCHEMA_VERSION = 1
+STATUSES = ("open", "confirmed_abuse", "cleared", "escalated")
+LABEL_OF_STATUS = {"confirmed_abuse": "abuse", "cleared": "legit"}  # escalated and open rows are no decision
+QUEUE_COLUMNS = ("account_id", "score", "rank", "model_version", "reasons", "ring_id")
+_INSERTS = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}  # backends with INSERT ... ON CONFLICT
+_DELETE_BATCH = 500  # keys per DELETE ... IN (...), well below SQLite's bound-parameter limit
+
+
+def _utc(moment: datetime) -> datetime:
+    """The same instant as an aware UTC datetime; a naive one is read as UTC, as everywhere in the contract."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+class UtcDateTime(sa.TypeDecorator):
+    """A timestamp that is written from any datetime and always read back as an aware UTC datetime.
+
+    PostgreSQL stores ``timestamptz``. SQLite has no time-zone type: the instant is stored
+    as naive UTC text, whose string order is then also time order (``reviewed_at <= until``).
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return _utc(value).replace(tzinfo=None) if dialect.name == "sqlite" else _utc(value)
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        return None if value is None else _utc(value)
+
+
+metadata = sa.MetaData()
+
+review_queue = sa.Table(
+    "review_queue",
+    metadata,
+    sa.Column("account_id", sa.Text, primary_key=True),
+    sa.Column("as_of", sa.Date, primary_key=True),
+    sa.Column("score", sa.Float, nullable=False),  # double precision on PostgreSQL, REAL (8 bytes) on SQLite
+    sa.Column("rank", sa.Integer, nullable=False),
+    sa.Column("model_version", sa.Text, nullable=False),
+    sa.Column("reasons", sa.Text, nullable=False),
+    sa.Column("ring_id", sa.Text),
+    sa.Column("status", sa.Text, nullable=False, server_default="open"),
+    sa.Column("reviewed_by", sa.Text),
+    sa.Column("reviewed_at", UtcDateTime),
+    sa.Column("note", sa.Text),
+    sa.CheckConstraint("score >= 0 AND score <= 1", name="review_queue_score_range"),
+    sa.CheckConstraint("rank >= 1", name="review_queue_rank_positive"),
+    sa.CheckConstraint("status IN (%s)" % ", ".join(f"'{s}'" for s in STATUSES), name="review_queue_status"),
+)
+
+review_schema = sa.Table(
+    "review_schema",
+    metadata,
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+)
+
+# A row no analyst has touched: the batch run may delete it when its account drops out of the queue.
+_UNTOUCHED = sa.and_(
+    review_queue.c.status == "open",
+    review_queue.c.reviewed_by.is_(None),
+    review_queue.c.reviewed_at.is_(None),
+    review_queue.c.note.is_(None),
+)
+
+
+def default_url(workdir: Path | None = None) -> str:
+    """The default review database: ``sqlite:///<workdir>/review.db`` (workdir defaults to the current directory)."""
+    return f"sqlite:///{Path(workdir or Path.cwd()).resolve() / 'review.db'}"
+
+
+def connect(url: str) -> sa.Engine:
+    """An engine on the review database at `url`, its tables created if missing.
+
+    Raises ReviewDbError, in one line with any password hidden, when the URL is
+    malformed or names an unsupported backend, the database cannot be reached, or it
+    records a schema version newer than SCHEMA_VERSION.
+    """
+    try:
+        parsed = sa.make_url(url)
+    except ArgumentError:
+        raise ReviewDbError(
+            "review database URL is malformed; expected e.g. sqlite:///review.db "
+            "or postgresql+psycopg://user@host:5432/dbname"
+        ) from None
+    shown = parsed.render_as_string(hide_password=True)
+    if parsed.get_backend_name() not in _INSERTS:
+        raise ReviewDbError(f"review database {shown}: unsupported backend (use sqlite or postgresql)")
+    # libpq otherwise waits for the operating system's TCP timeout on an unanswered host.
+    libpq = parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() in ("psycopg", "psycopg2")
+    timeout = {"connect_timeout": 10} if libpq and "connect_timeout" not in parsed.query else {}
+    with _database_errors(parsed):
+        engine = sa.create_engine(parsed, connect_args=timeout)
+    try:
+        with _begin(engine) as conn:
+            recorded = (conn.scalar(sa.select(sa.func.max(review_schema.c.version)))
+                        if sa.inspect(conn).has_table(review_schema.name) else None)
+            if recorded is not None and recorded > SCHEMA_VERSION:  # checked before creating anything
+                raise ReviewDbError(
+                    f"review database {shown} has schema version {recorded}, newer than the "
+                    f"{SCHEMA_VERSION} this buyer-abuse knows: upgrade buyer-abuse"
+                )
+            metadata.create_all(conn)
+            if recorded is None:
+                conn.execute(_INSERTS[engine.dialect.name](review_schema).on_conflict_do_nothing(),
+                             {"version": SCHEMA_VERSION})
+    except BaseException:
+        engine.dispose()
+        raise
+    return engine
+
+
+def write_queue(engine: sa.Engine, as_of: date, queue: pd.DataFrame) -> int:
+    """Write the review queue of scoring date `as_of`; returns the number of rows written (one per account).
+
+    `queue` has columns account_id, score (0..1), rank (>= 1), model_version, reasons
+    (a JSON list as text) and ring_id (nullable). In one transaction: new accounts are
+    inserted as ``open``; accounts already queued that day get the new score, rank,
+    model_version, reasons and ring_id but keep their status, reviewed_by, reviewed_at
+    and note; that day's rows missing from `queue` are deleted unless an analyst touched
+    them. An invalid queue raises ReviewDbError, naming every broken rule, before anything
+    is written.
+    """
+    rows = _queue_rows(as_of, queue)
+    insert = _INSERTS[engine.dialect.name](review_queue)
+    upsert = insert.on_conflict_do_update(
+        index_elements=[review_queue.c.account_id, review_queue.c.as_of],
+        set_={name: insert.excluded[name] for name in QUEUE_COLUMNS if name != "account_id"},
+    )
+    with _begin(engine) as conn:
+        if rows:
+            conn.execute(upsert, rows)
+        _delete_stale(conn, as_of, keep={row["account_id"] for row in rows})
+    return len(rows)
+
+
+def read_queue(engine: sa.Engine, as_of: date | None = None) -> pd.DataFrame:
+    """The review_queue rows of scoring date `as_of` (every date when None), ordered by as_of then rank.
+
+    Columns as in the table: text columns are ``str`` (NaN when null), as_of holds
+    ``datetime.date`` values, score is float64, rank int64 and reviewed_at
+    datetime64[us, UTC] (NaT until an analyst decides).
+    """
+    query = sa.select(review_queue).order_by(review_queue.c.as_of, review_queue.c.rank, review_queue.c.account_id)
+    if as_of is not None:
+        query = query.where(review_queue.c.as_of == as_of)
+    with _begin(engine) as conn:
+        rows = conn.execute(query).all()
+    frame = pd.DataFrame(rows, columns=list(review_queue.columns.keys()))
+    text = {c.name: "str" for c in review_queue.columns if isinstance(c.type, sa.Text)}
+    return frame.astype({**text, "score": "float64", "rank": "int64"}).assign(
+        reviewed_at=_utc_times(frame["reviewed_at"])
+    )
+
+
+def record_verdict(
+    engine: sa.Engine,
+    account_id: str,
+    as_of: date,
+    status: str,
+    reviewed_by: str,
+    note: str | None = None,
+    reviewed_at: datetime | None = None,
+) -> None:
+    """Set an analyst's status, name, time (default: now, UTC; naive = UTC) and note on one queued row.
+
+    Raises ReviewDbError for a status outside STATUSES, a missing reviewer, or an
+    (account_id, as_of) that is not in the queue.
+    """
+    if status not in STATUSES:
+        raise ReviewDbError(f"unknown review status {status!r}; use one of {', '.join(STATUSES)}")
+    if not reviewed_by:
+        raise ReviewDbError("a verdict needs reviewed_by: the analyst who decided")
+    decided = {"status": status, "reviewed_by": reviewed_by, "note": note,
+               "reviewed_at": reviewed_at or datetime.now(UTC)}
+    key = (review_queue.c.account_id == account_id) & (review_queue.c.as_of == as_of)
+    with _begin(engine) as conn:
+        found = conn.execute(sa.update(review_queue).where(key).values(decided)).rowcount
+    if not found:
+        raise ReviewDbError(f"no review row for account {account_id!r} on {as_of}: nothing recorded")
+
+
+def verdicts(engine: sa.Engine, until: datetime | None = None) -> pd.DataFrame:
+    """Analysts' decisions as labels, in the shape of the snapshot's `labels` table (contract section 1).
+
+    Columns account_id, label ('abuse' from confirmed_abuse, 'legit' from cleared),
+    decided_at (the reviewed_at instant, datetime64[us, UTC]) and source ('review'); one row per
+    decided queue row, ordered by decided_at. Escalated and open rows are no decision.
+    Only decisions with reviewed_at <= `until` (naive = UTC) when it is given.
+    """
+    q = review_queue.c
+    query = (
+        sa.select(q.account_id, q.status, q.reviewed_at)
+        .where(q.status.in_(tuple(LABEL_OF_STATUS)), q.reviewed_at.is_not(None))
+        .order_by(q.reviewed_at, q.as_of, q.account_id)
+    )
+    if until is not None:
+        query = query.where(q.reviewed_at <= until)
+    with _begin(engine) as conn:
+        rows = pd.DataFrame(conn.execute(query).all(), columns=["account_id", "status", "reviewed_at"])
+    return pd.DataFrame({
+        "account_id": rows["account_id"].astype("str"),
+        "label": rows["status"].map(LABEL_OF_STATUS).astype("str"),
+        "decided_at": _utc_times(rows["reviewed_at"]),
+        "source": pd.Series("review", index=rows.index, dtype="str"),
+    })
+
+
+def confirmed_abusers(engine: sa.Engine, until: datetime) -> set[str]:
+    """Accounts whose latest decision at or before `until` is confirmed_abuse: these are not queued again.
+
+    Latest by reviewed_at (ties: the later scoring date); escalated and open rows do not count.
+    """
+    latest = verdicts(engine, until).drop_duplicates("account_id", keep="last")  # verdicts are in time order
+    return set(latest.loc[latest["label"] == "abuse", "account_id"])
+
+
+def _queue_rows(as_of: date, queue: pd.DataFrame) -> list[dict]:
+    """The rows of `queue` as inserted (status open); every broken rule at once raises ReviewDbError."""
+    missing = [name for name in QUEUE_COLUMNS if name not in queue.columns]
+    if missing:
+        raise ReviewDbError(f"review queue for {as_of} not written: missing column(s) {', '.join(missing)}")
+    ids = queue["account_id"]
+    score = pd.to_numeric(queue["score"], errors="coerce")
+    rank = pd.to_numeric(queue["rank"], errors="coerce")
+    broken = {
+        "account_id missing": ids.isna(),
+        "account_id repeated": ids.notna() & ids.duplicated(keep=False),
+        "score not within 0..1": ~score.between(0, 1),
+        "rank not an integer >= 1": ~((rank >= 1) & (rank % 1 == 0)),
+        "model_version missing": queue["model_version"].isna(),
+        "reasons not a JSON list": queue["reasons"].map(_not_json_list).astype(bool),
+    }
+    problems = [
+        f"{rule} ({int(mask.sum())} of {len(queue)} rows, e.g. {_examples(ids, mask)})"
+        for rule, mask in broken.items()
+        if mask.any()
+    ]
+    if problems:
+        raise ReviewDbError(f"review queue for {as_of} not written: " + "; ".join(problems))
+    columns = zip(ids.tolist(), score.tolist(), rank.tolist(), queue["model_version"].tolist(),
+                  queue["reasons"].tolist(), queue["ring_id"].tolist())
+    return [
+        {"account_id": str(account), "as_of": as_of, "score": float(s), "rank": int(r), "model_version": str(model),
+         "reasons": reasons, "ring_id": None if pd.isna(ring) else str(ring), "status": "open"}
+        for account, s, r, model, reasons, ring in columns
+    ]
+
+
+def _utc_times(values: pd.Series) -> pd.Series:
+    """Aware datetimes (or None) as datetime64[us, UTC], whatever the rows, so the dtype never varies."""
+    return pd.to_datetime(values, utc=True).astype("datetime64[us, UTC]")
+
+
+def _examples(ids: pd.Series, mask: pd.Series) -> str:
+    """Up to three accounts where `mask` holds, by account_id or, where that is missing, by row position."""
+    return ", ".join(f"row {i}" if pd.isna(ids.iloc[i]) else str(ids.iloc[i]) for i in mask.to_numpy().nonzero()[0][:3])
+
+
+def _not_json_list(text: object) -> bool:
+    try:
+        return not (isinstance(text, str) and isinstance(json.loads(text), list))
+    except ValueError:
+        return True
+
+
+def _delete_stale(conn: sa.Connection, as_of: date, keep: set[str]) -> None:
+    """Delete the rows of `as_of` whose account is not in `keep` and that no analyst has touched."""
+    day = review_queue.c.as_of == as_of
+    stale = [a for a in conn.scalars(sa.select(review_queue.c.account_id).where(day, _UNTOUCHED)) if a not in keep]
+    for start in range(0, len(stale), _DELETE_BATCH):
+        batch = stale[start : start + _DELETE_BATCH]
+        # _UNTOUCHED again: a verdict recorded since the select keeps its row.
+        conn.execute(sa.delete(review_queue).where(day, _UNTOUCHED, review_queue.c.account_id.in_(batch)))
+
+
+@contextmanager
+def _begin(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """A transaction on `engine` (committed on success) whose database failures become ReviewDbError."""
+    with _database_errors(engine.url), engine.begin() as conn:
+        yield conn
+
+
+@contextmanager
+def _database_errors(url: sa.URL) -> Iterator[None]:
+    """Re-raise a database failure as ReviewDbError: one line naming the database, its password hidden."""
+    try:
+        yield
+    except (SQLAlchemyError, ImportError) as exc:  # ImportError: the URL names a driver not installed
+        reason = " ".join(str(getattr(exc, "orig", None) or exc).split())  # the driver's words, without SQL
+        if url.password:
+            reason = reason.replace(str(url.password), "***")
+        raise ReviewDbError(f"review database {url.render_as_string(hide_password=True)}: {reason}") from exc
