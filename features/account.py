@@ -1,0 +1,37 @@
+"""The account itself: age at t, verification, and how new the accounts on its e-mail domain are.
+
+Input: accounts known at ``t``. Output: one row per account_id.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import polars as pl
+
+from features.catalogue import Feature
+
+NEW_ACCOUNT_DAYS = 30
+
+
+def account_features(t: datetime) -> list[Feature]:
+    return [
+        Feature("account_age_days", "account", "as of t", "days", "days from registration to t",
+                (t - pl.col("created_at")).dt.total_seconds() / 86_400, fill=None),
+        Feature("phone_verified", "account", "as of t", "0/1", "phone verified (null when unknown)",
+                pl.col("phone_verified").cast(pl.Float64), fill=None),
+        Feature("email_domain_missing", "account", "as of t", "0/1", "no e-mail domain on the profile",
+                pl.col("email_domain").is_null().cast(pl.Float64)),
+        Feature("email_domain_new_share", "account", "as of t", "share",
+                f"share of the accounts on the same e-mail domain registered in the last {NEW_ACCOUNT_DAYS} days",
+                pl.col("domain_new_share"), fill=None),
+    ]  # fmt: skip
+
+
+def account_profile(accounts: pl.DataFrame, t: datetime) -> pl.DataFrame:
+    """Account columns for every account known at t (e-mail domains pool every account given)."""
+    new = pl.col("created_at") >= t - timedelta(days=NEW_ACCOUNT_DAYS)
+    domains = accounts.group_by("email_domain").agg(domain_new_share=(new.sum() + 0.1) / (pl.len() + 1))
+    return accounts.join(domains, on="email_domain", how="left", nulls_equal=False).select(
+        "account_id", *[f.expr for f in account_features(t)]
+    )

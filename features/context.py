@@ -1,0 +1,103 @@
+"""Context that clears honest buyers: what is normal for a destination region, a seller and a
+campaign, and how an account's logistics- and seller-caused cancellations compare with it.
+
+The context tables aggregate every account's orders known at ``t`` (one row per region, seller
+or campaign: small, broadcast to every engine); ``context_history`` then needs only the orders of
+a set of accounts.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from features.catalogue import Feature, smoothed_rate
+
+FLASH_HOURS = 6  # a campaign whose orders (first to 90th percentile) span less than this is a flash sale
+LOGISTICS_PRIOR = 0.03
+STOCKOUT_PRIOR = 0.02
+REFUSAL_PRIOR = 0.02
+CONTEXT_STRENGTH = 20  # region and seller rates are pooled over many buyers: a firmer prior
+
+
+def _rate(events: pl.Expr, trials: pl.Expr, prior: float) -> pl.Expr:
+    return (events + CONTEXT_STRENGTH * prior) / (trials + CONTEXT_STRENGTH)
+
+
+def _is(column: str, value: str) -> pl.Expr:
+    return (pl.col(column) == value).fill_null(False)
+
+
+def campaign_context(orders: pl.DataFrame) -> pl.DataFrame:
+    """Per campaign: first order time, whether it is a flash sale, and its stock-out rate."""
+    paid = pl.col("paid_at").is_not_null()
+    return (
+        orders.filter(pl.col("campaign_id").is_not_null())
+        .group_by("campaign_id")
+        .agg(
+            campaign_start=pl.col("placed_at").min(),
+            span=pl.col("placed_at").quantile(0.9, interpolation="linear") - pl.col("placed_at").min(),
+            campaign_stockout_rate=_rate((paid & _is("cancel_initiator", "seller")).sum(), paid.sum(), STOCKOUT_PRIOR),
+        )
+        .with_columns(flash=pl.col("span").dt.total_seconds() < FLASH_HOURS * 3600)
+        .drop("span")
+    )
+
+
+def region_context(orders: pl.DataFrame) -> pl.DataFrame:
+    """Per destination (ship_country, ship_region): logistics failures and buyer refusals per shipped order."""
+    shipped = pl.col("shipped_at").is_not_null()
+    after_ship = shipped & (pl.col("shipped_at") <= pl.col("cancelled_at")).fill_null(False)
+    return orders.group_by("ship_country", "ship_region").agg(
+        region_logistics_rate=_rate((shipped & _is("cancel_initiator", "logistics")).sum(), shipped.sum(), LOGISTICS_PRIOR),
+        region_refusal_rate=_rate((after_ship & _is("cancel_initiator", "buyer")).sum(), shipped.sum(), REFUSAL_PRIOR),
+    )
+
+
+def seller_context(orders: pl.DataFrame) -> pl.DataFrame:
+    """Per seller: merchant (seller-initiated) cancellations per paid order."""
+    paid = pl.col("paid_at").is_not_null()
+    return orders.group_by("seller_id").agg(
+        seller_stockout_rate=_rate((paid & _is("cancel_initiator", "seller")).sum(), paid.sum(), STOCKOUT_PRIOR)
+    )
+
+
+def context_features() -> list[Feature]:
+    shipped = pl.col("shipped_at").is_not_null()
+    paid = pl.col("paid_at").is_not_null()
+    after_ship = (pl.col("shipped_at") <= pl.col("cancelled_at")).fill_null(False)
+    logistics = _is("cancel_initiator", "logistics").cast(pl.UInt32)
+    seller = (paid & _is("cancel_initiator", "seller")).cast(pl.UInt32)
+    refusal = (after_ship & _is("cancel_initiator", "buyer")).cast(pl.UInt32)
+    expected_logistics = pl.col("region_logistics_rate").filter(shipped).sum()
+    expected_stockouts = pl.max_horizontal("seller_stockout_rate", "campaign_stockout_rate").filter(paid).sum()
+    expected_refusals = pl.col("region_refusal_rate").filter(shipped).sum()
+    return [
+        Feature("logistics_cancels_expected_lifetime", "context", "lifetime", "orders",
+                "logistics cancellations expected from the destination regions' failure rates over the account's shipped orders",
+                expected_logistics),
+        Feature("logistics_cancels_excess_lifetime", "context", "lifetime", "orders",
+                "logistics cancellations beyond what the destination regions explain", logistics.sum() - expected_logistics),
+        Feature("seller_cancels_expected_lifetime", "context", "lifetime", "orders",
+                "merchant cancellations expected from the sellers' and campaigns' stock-out rates over the paid orders",
+                expected_stockouts),
+        Feature("seller_cancels_excess_lifetime", "context", "lifetime", "orders",
+                "merchant cancellations beyond what the sellers and campaigns explain", seller.sum() - expected_stockouts),
+        Feature("refusals_expected_lifetime", "context", "lifetime", "orders",
+                "buyer cancellations after shipment expected from the destination regions' refusal rates", expected_refusals),
+        Feature("refusals_excess_lifetime", "context", "lifetime", "orders",
+                "buyer cancellations after shipment beyond what the destination regions explain", refusal.sum() - expected_refusals),
+        Feature("region_logistics_rate_mean", "context", "lifetime", "share",
+                "mean logistics failure rate of the account's destination regions", pl.col("region_logistics_rate").mean(), fill=None),
+    ]  # fmt: skip
+
+
+def context_history(
+    orders: pl.DataFrame, campaigns: pl.DataFrame, regions: pl.DataFrame, sellers: pl.DataFrame
+) -> pl.DataFrame:
+    """Context columns for every account with at least one order."""
+    joined = (
+        orders.join(regions, on=["ship_country", "ship_region"], how="left", nulls_equal=True)
+        .join(sellers, on="seller_id", how="left")
+        .join(campaigns.select("campaign_id", "campaign_stockout_rate"), on="campaign_id", how="left")
+    )
+    return joined.group_by("account_id").agg([f.expr for f in context_features()])

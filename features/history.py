@@ -1,0 +1,183 @@
+"""Order and cancellation history per account: counts by cause and stage over windows,
+time to cancel, campaigns and flash sales, sellers and items, bursts and tempo.
+
+Input: the orders of a set of accounts as known at ``t`` (``features.time.known_at``), with the
+campaign context (``features.context.campaign_context``). Output: one row per account_id.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import polars as pl
+
+from features.catalogue import Feature, smoothed_rate
+from features.time import WINDOWS, in_window
+
+INITIATORS = ("buyer", "seller", "logistics", "payment", "platform")
+STAGES = ("before_payment", "after_payment", "after_shipment")
+FAST_MINUTES = 10  # a buyer cancel this soon after placing (or paying) is "fast"
+EARLY_MINUTES = 5  # an order this soon after a campaign's first order is "early"
+BUYER_CANCEL_PRIOR = 0.08
+CANCEL_PRIOR = 0.18
+
+
+def order_facts(orders: pl.DataFrame, campaigns: pl.DataFrame) -> pl.DataFrame:
+    """One row per order with the flags the history aggregates count."""
+    cancelled = pl.col("cancelled_at").is_not_null()
+    # A missing timestamp compares as null, so "paid before the cancel" must be spelled as
+    # `paid_at <= cancelled_at` filled with False; a cancel before payment is its negation.
+    paid_first = (pl.col("paid_at") <= pl.col("cancelled_at")).fill_null(False)
+    shipped_first = (pl.col("shipped_at") <= pl.col("cancelled_at")).fill_null(False)
+    stage = (
+        pl.when(~cancelled).then(None)
+        .when(shipped_first).then(pl.lit("after_shipment"))
+        .when(paid_first).then(pl.lit("after_payment"))
+        .otherwise(pl.lit("before_payment"))
+    )  # fmt: skip
+    since = pl.when(paid_first).then(pl.col("paid_at")).otherwise(pl.col("placed_at"))
+    buyer = (pl.col("cancel_initiator") == "buyer").fill_null(False)
+    minutes = (pl.col("cancelled_at") - since).dt.total_seconds() / 60
+    list_price = pl.col("amount_usd") + pl.col("discount_usd")
+    return (
+        orders.join(campaigns, on="campaign_id", how="left")
+        .with_columns(
+            cancelled=cancelled,
+            stage=stage,
+            buyer=buyer,
+            buyer_minutes=pl.when(buyer).then(minutes),
+            fast=buyer & (minutes <= FAST_MINUTES).fill_null(False),
+            timeout=(pl.col("cancel_reason") == "payment_timeout").fill_null(False),
+            campaign=pl.col("campaign_id").is_not_null(),
+            flash=pl.col("flash").fill_null(False),
+            early=((pl.col("placed_at") - pl.col("campaign_start")).dt.total_seconds() <= EARLY_MINUTES * 60).fill_null(False),
+            discount_share=pl.when(list_price > 0).then(pl.col("discount_usd") / list_price).otherwise(0.0),
+        )
+    )  # fmt: skip
+
+
+def _count(mask: pl.Expr) -> pl.Expr:
+    return mask.cast(pl.UInt32).sum()
+
+
+def history_features(t: datetime) -> list[Feature]:
+    """Declarations of every history column, aggregating `order_facts` rows per account."""
+    out: list[Feature] = []
+    for w in WINDOWS:
+        m = in_window("placed_at", t, w)
+        cancelled, buyer = pl.col("cancelled"), pl.col("buyer")
+        out += [
+            Feature(f"orders_{w}", "orders", w, "orders", "orders placed", _count(m)),
+            Feature(f"cancels_{w}", "cancellations", w, "orders", "orders placed in the window and cancelled by t", _count(m & cancelled)),
+            Feature(f"cancel_rate_{w}", "cancellations", w, "share", f"cancelled share of orders (prior {CANCEL_PRIOR})",
+                    smoothed_rate(_count(m & cancelled), _count(m), CANCEL_PRIOR), fill=CANCEL_PRIOR),
+        ]  # fmt: skip
+        out += [
+            Feature(f"{who}_cancels_{w}", "cancellations", w, "orders", f"orders cancelled by the {who}",
+                    _count(m & (pl.col("cancel_initiator") == who).fill_null(False)))
+            for who in INITIATORS
+        ]  # fmt: skip
+        out += [
+            Feature(f"buyer_cancels_{stage}_{w}", "cancellations", w, "orders",
+                    f"buyer cancellations {stage.replace('_', ' ')}" + (" (before shipment)" if stage == "after_payment" else ""),
+                    _count(m & buyer & (pl.col("stage") == stage)))
+            for stage in STAGES
+        ]  # fmt: skip
+        out += [
+            Feature(f"buyer_cancel_rate_{w}", "cancellations", w, "share",
+                    f"buyer-cancelled share of orders (prior {BUYER_CANCEL_PRIOR})",
+                    smoothed_rate(_count(m & buyer), _count(m), BUYER_CANCEL_PRIOR), fill=BUYER_CANCEL_PRIOR),
+            Feature(f"fast_buyer_cancels_{w}", "timing", w, "orders",
+                    f"buyer cancellations within {FAST_MINUTES} minutes of placing (or paying for) the order",
+                    _count(m & pl.col("fast"))),
+            Feature(f"unpaid_timeouts_{w}", "payments", w, "orders", "orders never paid and cancelled as payment_timeout",
+                    _count(m & pl.col("timeout"))),
+            Feature(f"campaign_orders_{w}", "campaigns", w, "orders", "orders placed under a campaign", _count(m & pl.col("campaign"))),
+            Feature(f"campaign_cancels_{w}", "campaigns", w, "orders", "campaign orders cancelled by the buyer or unpaid",
+                    _count(m & pl.col("campaign") & (buyer | pl.col("timeout")))),
+            Feature(f"flash_orders_{w}", "campaigns", w, "orders", "orders placed in a flash sale (a campaign whose orders span under 6 hours)",
+                    _count(m & pl.col("flash"))),
+            Feature(f"early_campaign_orders_{w}", "campaigns", w, "orders",
+                    f"orders placed within {EARLY_MINUTES} minutes of the campaign's first order", _count(m & pl.col("early"))),
+            Feature(f"discount_on_buyer_cancels_usd_{w}", "campaigns", w, "USD", "discount value on orders the buyer cancelled",
+                    pl.col("discount_usd").filter(m & buyer).sum()),
+        ]  # fmt: skip
+    minutes = pl.col("buyer_minutes")
+    days = lambda e: e.dt.total_seconds() / 86_400  # noqa: E731
+    out += [
+        Feature("buyer_cancel_minutes_median_30d", "timing", "30d", "minutes", "median minutes from placing (or paying) to a buyer cancel",
+                minutes.filter(in_window("placed_at", t, "30d")).median(), fill=None),
+        Feature("buyer_cancel_minutes_median_lifetime", "timing", "lifetime", "minutes", "median minutes from placing (or paying) to a buyer cancel",
+                minutes.median(), fill=None),
+        Feature("buyer_cancel_minutes_p10_lifetime", "timing", "lifetime", "minutes", "10th percentile of minutes to a buyer cancel",
+                minutes.quantile(0.1, interpolation="linear"), fill=None),
+        Feature("fast_buyer_cancel_share_lifetime", "timing", "lifetime", "share", "fast buyer cancels over all buyer cancels (prior 0.2)",
+                smoothed_rate(_count(pl.col("fast")), _count(pl.col("buyer")), 0.2), fill=0.2),
+        Feature("early_campaign_share_lifetime", "campaigns", "lifetime", "share", "early orders over campaign orders (prior 0.05)",
+                smoothed_rate(_count(pl.col("early")), _count(pl.col("campaign")), 0.05), fill=0.05),
+        Feature("discount_share_mean_lifetime", "campaigns", "lifetime", "share", "mean discount as a share of list price", pl.col("discount_share").mean(), fill=None),
+        Feature("order_usd_mean_lifetime", "orders", "lifetime", "USD", "mean order total after discount", pl.col("amount_usd").mean(), fill=None),
+        Feature("distinct_sellers_lifetime", "sellers", "lifetime", "sellers", "sellers ordered from", pl.col("seller_id").n_unique()),
+        Feature("distinct_items_lifetime", "sellers", "lifetime", "items", "items ordered", pl.col("item_id").n_unique()),
+        Feature("first_order_days_ago", "tempo", "lifetime", "days", "days from the first order to t", days(t - pl.col("placed_at").min()), fill=None),
+        Feature("last_order_days_ago", "tempo", "lifetime", "days", "days from the last order to t", days(t - pl.col("placed_at").max()), fill=None),
+        Feature("order_gap_hours_median_lifetime", "tempo", "lifetime", "hours", "median hours between consecutive orders",
+                pl.col("placed_at").sort().diff().dt.total_seconds().median() / 3600, fill=None),
+        Feature("active_days_lifetime", "tempo", "lifetime", "days", "distinct UTC days with an order", pl.col("placed_at").dt.date().n_unique()),
+    ]  # fmt: skip
+    return out
+
+
+def concentration_features() -> list[Feature]:
+    """Declarations of the seller/item repeat and concentration columns (see `concentration`)."""
+    return [
+        Feature("max_buyer_cancels_same_item_lifetime", "sellers", "lifetime", "orders", "most buyer cancellations of one item"),
+        Feature("max_buyer_cancels_same_seller_lifetime", "sellers", "lifetime", "orders", "most buyer cancellations at one seller"),
+        Feature("buyer_cancel_top_seller_share_lifetime", "sellers", "lifetime", "share",
+                "share of buyer cancellations at the seller with most of them (prior 0.5 over 2)", fill=0.5),
+        Feature("buyer_cancel_seller_hhi_lifetime", "sellers", "lifetime", "index 0..1",
+                "Herfindahl index of buyer cancellations across sellers (1 = all at one seller)"),
+        Feature("orders_top_seller_share_lifetime", "sellers", "lifetime", "share", "share of orders at the seller with most of them", fill=None),
+        Feature("max_orders_in_hour_lifetime", "tempo", "lifetime", "orders", "most orders placed in one clock hour"),
+        Feature("max_orders_in_day_lifetime", "tempo", "lifetime", "orders", "most orders placed in one UTC day"),
+        Feature("max_orders_in_hour_30d", "tempo", "30d", "orders", "most orders placed in one clock hour"),
+    ]  # fmt: skip
+
+
+def concentration(facts: pl.DataFrame, t: datetime) -> pl.DataFrame:
+    """Repeats and concentration per account. Grouping every order by (account, seller)
+    barely shrinks the table, so cancellations are grouped on their own and order-level
+    concentration uses one (account, seller) count."""
+    buyer = facts.lazy().filter(pl.col("buyer"))
+    same_item = buyer.group_by("account_id", "item_id").len().group_by("account_id").agg(
+        max_buyer_cancels_same_item_lifetime=pl.col("len").max()
+    )
+    per_seller = buyer.group_by("account_id", "seller_id").len()
+    sellers = per_seller.group_by("account_id").agg(
+        max_buyer_cancels_same_seller_lifetime=pl.col("len").max(),
+        buyer_cancel_top_seller_share_lifetime=(pl.col("len").max() + 1) / (pl.col("len").sum() + 2),
+        buyer_cancel_seller_hhi_lifetime=((pl.col("len") / pl.col("len").sum()) ** 2).sum(),
+    )
+    orders = facts.lazy().group_by("account_id", "seller_id").len().group_by("account_id").agg(
+        orders_top_seller_share_lifetime=pl.col("len").max() / pl.col("len").sum()
+    )
+    hour = facts.lazy().group_by("account_id", pl.col("placed_at").dt.truncate("1h").alias("h")).len()
+    bursts = hour.group_by("account_id").agg(
+        max_orders_in_hour_lifetime=pl.col("len").max(),
+        max_orders_in_hour_30d=pl.col("len").filter(in_window("h", t, "30d")).max().fill_null(0),
+    )
+    day = facts.lazy().group_by("account_id", pl.col("placed_at").dt.date().alias("d")).len()
+    daily = day.group_by("account_id").agg(max_orders_in_day_lifetime=pl.col("len").max())
+    frames = [orders, bursts, daily, sellers, same_item]
+    result = frames[0]
+    for frame in frames[1:]:
+        result = result.join(frame, on="account_id", how="left")
+    names = [f.name for f in concentration_features()]
+    return result.select("account_id", *names).collect()
+
+
+def order_history(orders: pl.DataFrame, campaigns: pl.DataFrame, t: datetime) -> pl.DataFrame:
+    """All history columns for every account with at least one order known at t."""
+    facts = order_facts(orders, campaigns)
+    windowed = facts.group_by("account_id").agg([f.expr for f in history_features(t)])
+    return windowed.join(concentration(facts, t), on="account_id", how="left")

@@ -1,0 +1,97 @@
+"""Training examples joined point-in-time to feature snapshots.
+
+Each labelled account contributes one example: its label in force at the training instant
+(the latest decision), joined to the features of the latest snapshot taken at or before that
+decision, so nothing analysts learned later reaches the example. Snapshots are taken at a
+regular cadence ending at the training instant.
+
+Unlabelled accounts are *not* silently treated as honest. Most abusers are never labelled, so
+an unlabelled account is an unknown. They still matter: the labelled legit accounts are mostly
+suspicious-looking buyers that were reviewed and cleared, so without any other negatives the
+model would never see an ordinary buyer. The choice made here: a random sample of unlabelled
+accounts active at each snapshot joins the training data as *presumed legit*, with a small
+weight (``TrainingConfig.unlabelled_weight``, default 0.2, 0 turns it off) and its own marker
+column, so the contamination by unlabelled abusers (a few percent) costs little and every
+metric on labelled data stays separate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import numpy as np
+import polars as pl
+
+from features.time import EVENT_TIME
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    cadence_days: int = 7  # feature snapshots every this many days, ending at the training instant
+    history_days: int = 91  # how far back snapshots (and so labels) reach
+    valid_days: int = 21  # labels decided in the last this many days validate ...
+    gap_days: int = 7  # ... and labels decided in the gap before them are left out (label maturity)
+    unlabelled_per_snapshot: int = 2000  # presumed-legit sample size per snapshot
+    unlabelled_weight: float = 0.2
+    active_days: int = 90  # "active": an order, attempt or session in this many days before t
+    seed: int = 0
+
+
+def snapshot_times(t: datetime, cfg: TrainingConfig) -> list[datetime]:
+    """Snapshot instants t, t - cadence, ... back to t - history_days, oldest first."""
+    count = cfg.history_days // cfg.cadence_days + 1
+    return [t - timedelta(days=cfg.cadence_days * i) for i in reversed(range(count))]
+
+
+def labels_in_force(labels: pl.DataFrame, t: datetime) -> pl.DataFrame:
+    """account_id, label, decided_at: each account's latest decision before t."""
+    return (
+        labels.filter(pl.col(EVENT_TIME["labels"]) < t)
+        .sort("decided_at", "label")
+        .group_by("account_id")
+        .agg(pl.col("label").last(), pl.col("decided_at").last())
+    )
+
+
+def attach_snapshots(examples: pl.DataFrame, times: list[datetime]) -> pl.DataFrame:
+    """Adds snapshot_at: the latest snapshot at or before each example's decided_at (examples
+    decided before the first snapshot are dropped: there are no features of that time)."""
+    snaps = pl.DataFrame({"snapshot_at": times}).with_columns(pl.col("snapshot_at").cast(pl.Datetime("us", "UTC")))
+    return (
+        examples.sort("decided_at")
+        .join_asof(snaps.sort("snapshot_at"), left_on="decided_at", right_on="snapshot_at", strategy="backward")
+        .filter(pl.col("snapshot_at").is_not_null())
+    )
+
+
+def split(examples: pl.DataFrame, t: datetime, cfg: TrainingConfig) -> pl.DataFrame:
+    """Adds `part`: "train" for examples decided before the cut, "valid" after the gap, None in
+    the gap. Presumed-legit examples split by their snapshot time the same way."""
+    valid_from = t - timedelta(days=cfg.valid_days)
+    cut = valid_from - timedelta(days=cfg.gap_days)
+    when = pl.col("decided_at")
+    return examples.with_columns(
+        part=pl.when(when < cut).then(pl.lit("train")).when(when >= valid_from).then(pl.lit("valid")).otherwise(None)
+    )
+
+
+def presumed_legit(
+    features: pl.DataFrame, snapshot_at: datetime, labelled: set[str] | pl.Series, cfg: TrainingConfig, seed: int
+) -> pl.DataFrame:
+    """A random sample of accounts active at the snapshot and without any label in force at the
+    training instant, as weighted presumed-legit examples (see module docstring)."""
+    pool = features.filter(is_active(cfg.active_days) & ~pl.col("account_id").is_in(pl.Series(list(labelled)), nulls_equal=False))
+    size = min(cfg.unlabelled_per_snapshot, pool.height)
+    if size == 0 or cfg.unlabelled_weight <= 0:
+        return pool.clear()
+    idx = np.random.default_rng(seed).choice(pool.height, size=size, replace=False)
+    return pool[np.sort(idx)]
+
+
+def is_active(days: int) -> pl.Expr:
+    """Active at the features' instant: an order or a payment attempt in the last `days` days."""
+    window = "90d" if days == 90 else "30d" if days == 30 else None
+    if window is None:
+        raise ValueError("activity is measured over 30 or 90 days")
+    return (pl.col(f"orders_{window}") > 0) | (pl.col(f"payment_attempts_{window}") > 0)
