@@ -59,11 +59,11 @@ P = {name: code for code, name in enumerate(PATTERNS)}
 # Share of all accounts per pattern, and (min, max) group size: households and rings are
 # groups of accounts run by one household or one actor. `regular` takes the rest.
 SHARES = {
-    "heavy_buyer": (0.02, 1, 1),
-    "fickle": (0.03, 1, 1),
+    "heavy_buyer": (0.04, 1, 1),
+    "fickle": (0.05, 1, 1),
     "household": (0.06, 2, 4),
-    "card_trouble": (0.02, 1, 1),
-    "flash_fan": (0.03, 1, 1),
+    "card_trouble": (0.03, 1, 1),
+    "flash_fan": (0.04, 1, 1),
     "discount_hunter": (0.03, 1, 1),
     "hoarding_ring": (0.009, 6, 20),
     "coupon_ring": (0.006, 3, 8),
@@ -85,25 +85,25 @@ BEHAVIOUR_COLUMNS = (
 )  # fmt: skip
 BEHAVIOUR = {
     "regular":          (0.04, 3, 0.03, 0.5, 0.05, 0.30, 0.010, 0.003, 0.35, 0.05, 0.25),
-    "heavy_buyer":      (0.05, 3, 0.04, 0.5, 0.12, 0.40, 0.030, 0.004, 0.40, 0.05, 0.30),
-    "fickle":           (0.05, 3, 0.10, 0.6, 0.32, 0.45, 0.060, 0.003, 0.35, 0.05, 0.25),
+    "heavy_buyer":      (0.05, 3, 0.06, 0.5, 0.22, 0.40, 0.030, 0.004, 0.40, 0.05, 0.30),
+    "fickle":           (0.05, 3, 0.12, 0.6, 0.40, 0.50, 0.060, 0.003, 0.35, 0.05, 0.25),
     "household":        (0.04, 3, 0.03, 0.5, 0.06, 0.30, 0.010, 0.003, 0.35, 0.05, 0.25),
     "card_trouble":     (0.45, 4, 0.06, 0.3, 0.06, 0.30, 0.010, 0.006, 0.35, 0.05, 0.25),
     "flash_fan":        (0.05, 3, 0.06, 0.5, 0.09, 0.40, 0.010, 0.003, 0.60, 0.10, 0.40),
     "discount_hunter":  (0.04, 3, 0.05, 0.5, 0.12, 0.40, 0.020, 0.004, 0.90, 0.15, 0.50),
     "hoarding_ring":    (0.10, 2, 0.55, 0.3, 0.60, 0.80, 0.030, 0.020, 0.60, 0.10, 0.40),
-    "coupon_ring":      (0.06, 3, 0.05, 0.5, 0.60, 0.45, 0.150, 0.020, 0.95, 0.30, 0.60),
+    "coupon_ring":      (0.06, 3, 0.05, 0.5, 0.50, 0.45, 0.150, 0.020, 0.95, 0.30, 0.60),
     "seller_sabotage":  (0.04, 3, 0.03, 0.5, 0.10, 0.50, 0.650, 0.010, 0.30, 0.05, 0.25),
-    "card_testing":     (0.85, 8, 0.10, 0.3, 0.60, 0.90, 0.000, 0.030, 0.10, 0.05, 0.20),
-    "serial_canceller": (0.05, 3, 0.25, 0.7, 0.62, 0.75, 0.100, 0.010, 0.40, 0.05, 0.30),
+    "card_testing":     (0.85, 8, 0.10, 0.3, 0.40, 0.90, 0.000, 0.030, 0.10, 0.05, 0.20),
+    "serial_canceller": (0.05, 3, 0.15, 0.7, 0.50, 0.75, 0.100, 0.010, 0.40, 0.05, 0.30),
     "account_farm":     (0.08, 3, 0.30, 0.4, 0.45, 0.60, 0.050, 0.020, 0.80, 0.20, 0.50),
 }  # fmt: skip
 
 # Ordinary (non flash-sale) orders per day per account: lognormal median by pattern.
 ORDER_RATE = {
-    "regular": 0.10, "heavy_buyer": 0.9, "fickle": 0.15, "household": 0.08, "card_trouble": 0.10,
+    "regular": 0.08, "heavy_buyer": 1.4, "fickle": 0.15, "household": 0.08, "card_trouble": 0.10,
     "flash_fan": 0.10, "discount_hunter": 0.20, "hoarding_ring": 0.06, "coupon_ring": 0.45,
-    "seller_sabotage": 0.35, "card_testing": 0.8, "serial_canceller": 0.6, "account_farm": 0.25,
+    "seller_sabotage": 0.35, "card_testing": 0.8, "serial_canceller": 0.4, "account_farm": 0.25,
 }  # fmt: skip
 
 # Buyer profile countries (weight, customs-hold risk on shipments into it).
@@ -146,6 +146,8 @@ class _Accounts:
     region: np.ndarray  # int8 region 0..9 within the country
     rate: np.ndarray  # float ordinary orders per day
     ban: np.ndarray  # int64 seconds: no order at or after this (a confirmed abuse label)
+    fickleness: np.ndarray  # multiplies the account's cancel and non-payment propensities
+    card_failure: np.ndarray  # per-attempt failure probability of the account's cards
 
     @property
     def n(self) -> int:
@@ -283,7 +285,7 @@ def _population(rng: np.random.Generator, cfg: MarketConfig) -> _Accounts:
     weights = np.array([w for w, _ in COUNTRIES.values()])
     country = rng.choice(len(COUNTRIES), size=n, p=weights / weights.sum()).astype(np.int8)
     region = rng.integers(0, REGIONS_PER_COUNTRY - len(REMOTE_REGIONS), n).astype(np.int8)
-    remote = rng.random(n) < 0.09
+    remote = rng.random(n) < 0.12
     region[remote] = rng.choice(REMOTE_REGIONS, int(remote.sum()))
     # A household or ring lives (or ships) in one place.
     country, region = country[_leader(group)], region[_leader(group)]
@@ -291,7 +293,11 @@ def _population(rng: np.random.Generator, cfg: MarketConfig) -> _Accounts:
     medians = np.array([ORDER_RATE[p] for p in PATTERNS])[pattern]
     rate = medians * rng.lognormal(0.0, 0.6, n)
     ban = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
-    return _Accounts(pattern, group, created.astype(np.int64), country, region, rate, ban)
+    # Buyers of one kind still differ: some cancel twice as often as their peers, some half.
+    fickleness = rng.lognormal(0.0, 0.5, n)
+    base_failure = np.array([BEHAVIOUR[p][0] for p in PATTERNS])[pattern]
+    card_failure = np.where(pattern == P["card_trouble"], rng.uniform(0.3, 0.8, n), base_failure)
+    return _Accounts(pattern, group, created.astype(np.int64), country, region, rate, ban, fickleness, card_failure)
 
 
 def _entity_pools(rng: np.random.Generator, acc: _Accounts) -> dict[str, _Pools]:
@@ -496,12 +502,16 @@ REASONS = (
 R = {name: code for code, name in enumerate(REASONS)}
 
 
-def _outcomes(rng, plan: _Plan, acc: _Accounts, pools: dict[str, _Pools], camp: _Campaigns, seller_stockout) -> _Outcome:
+def _outcomes(rng, plan: _Plan, acc: _Accounts, pools: dict[str, _Pools], camp: _Campaigns, seller_stockout,
+              region_failure) -> _Outcome:
     """Payment, merchant, logistics and buyer events of every order, vectorised."""
     n = len(plan.account)
     table = np.array([BEHAVIOUR[p] for p in PATTERNS], dtype=np.float64)
     b = {name: table[plan.behaviour, i] for i, name in enumerate(BEHAVIOUR_COLUMNS)}
     a = plan.account
+    for column in ("p_unpaid", "p_cancel_paid", "p_cancel_shipped"):
+        b[column] = np.minimum(b[column] * acc.fickleness[a], 0.9)
+    b["p_fail"] = np.where(plan.behaviour == P["card_trouble"], acc.card_failure[a], b["p_fail"])
     u = lambda: rng.random(n)  # noqa: E731 - one fresh uniform per order
     none = np.full(n, MISSING, dtype=np.int64)
     paid, shipped, delivered, cancelled = none.copy(), none.copy(), none.copy(), none.copy()
@@ -564,14 +574,14 @@ def _outcomes(rng, plan: _Plan, acc: _Accounts, pools: dict[str, _Pools], camp: 
     shipped[ships] = will_ship[ships]
     remote = np.isin(acc.region[a], REMOTE_REGIONS)
     customs = np.array([c for _, c in COUNTRIES.values()])[acc.country[a]]
-    p_logistics = 0.012 + 0.22 * remote + customs
+    p_logistics = region_failure[acc.country[a], acc.region[a]] + customs
     event = u()
     lost = ships & (event < p_logistics)
     log_reason = np.where(remote & (u() < 0.85), np.where(u() < 0.6, R["undeliverable_address"], R["no_carrier_coverage"]),
                           np.where(u() < 0.8, R["customs_hold"], R["undeliverable_address"]))  # fmt: skip
     cancel(lost, shipped + rng.integers(2 * DAY, 10 * DAY, n), "logistics", log_reason[lost])
     # Remote buyers also give up on slow deliveries themselves.
-    p_refuse = b["p_cancel_shipped"] + 0.08 * remote
+    p_refuse = b["p_cancel_shipped"] + 0.10 * remote
     refused = ships & ~lost & (u() < p_refuse)
     refuse_reason = np.where(remote & (u() < 0.7), R["delivery_too_slow"],
                              np.where(u() < 0.5, R["changed_mind"], R["no_longer_needed"]))  # fmt: skip
@@ -616,7 +626,7 @@ def _labels(rng, cfg: MarketConfig, acc: _Accounts) -> dict[str, np.ndarray]:
     abuse_start = np.maximum(acc.created, 0) + rng.integers(0, 5 * DAY, n)
     # Abusers: reviewed with some probability, decided 5-25 days after their abuse began.
     reviewed = abuser & (rng.random(n) < 0.25)
-    decided = abuse_start + rng.integers(5 * DAY, 25 * DAY, n)
+    decided = abuse_start + rng.integers(5 * DAY, 12 * DAY, n) + rng.exponential(20 * DAY, n).astype(np.int64)
     # Ring takedowns: when one member is decided, each ring-mate is decided with it half the time.
     grouped = abuser & (acc.group >= 0)
     first_decision = np.full(acc.group.max() + 2, np.iinfo(np.int64).max)
@@ -681,13 +691,16 @@ def simulate_market(cfg: MarketConfig) -> dict[str, pl.DataFrame]:
     seller_p = 1.0 / np.arange(1, n_sellers + 1) ** 1.1
     seller_p /= seller_p.sum()
     seller_stockout = np.clip(rng.lognormal(np.log(0.015), 0.8, n_sellers), 0, 0.3)
+    # Carriers fail rarely in most regions and often in remote ones, some far worse than others.
+    region_failure = rng.uniform(0.005, 0.03, (len(COUNTRIES), REGIONS_PER_COUNTRY))
+    region_failure[:, REMOTE_REGIONS] = rng.uniform(0.15, 0.6, (len(COUNTRIES), len(REMOTE_REGIONS)))
     camp = _campaigns(rng, cfg, seller_p)
     log.info("simulating orders for %d accounts over %d days", acc.n, cfg.days)
     plan = _Plan.concat([_ordinary_orders(rng, cfg, acc, seller_p, camp), _flash_orders(rng, cfg, acc, camp)])
     # The market's own ids follow placement time, as a warehouse export's would.
     order = np.argsort(plan.placed, kind="stable")
     plan = _Plan(*(getattr(plan, f)[order] for f in _Plan.__dataclass_fields__))
-    out = _outcomes(rng, plan, acc, pools, camp, seller_stockout)
+    out = _outcomes(rng, plan, acc, pools, camp, seller_stockout, region_failure)
     log.info("simulated %d orders and %d payment attempts", len(plan.account), len(out.attempts["order"]))
     return _assemble(rng, cfg, acc, pools, camp, plan, out, label, end)
 
