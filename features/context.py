@@ -65,7 +65,7 @@ def context_features() -> list[Feature]:
     shipped = pl.col("shipped_at").is_not_null()
     paid = pl.col("paid_at").is_not_null()
     after_ship = (pl.col("shipped_at") <= pl.col("cancelled_at")).fill_null(False)
-    logistics = _is("cancel_initiator", "logistics").cast(pl.UInt32)
+    logistics = (shipped & _is("cancel_initiator", "logistics")).cast(pl.UInt32)  # as the region rate counts them
     seller = (paid & _is("cancel_initiator", "seller")).cast(pl.UInt32)
     refusal = (after_ship & _is("cancel_initiator", "buyer")).cast(pl.UInt32)
     expected_logistics = pl.col("region_logistics_rate").filter(shipped).sum()

@@ -32,6 +32,7 @@ from scipy.sparse.csgraph import connected_components
 from features.catalogue import Feature, smoothed_rate
 
 KINDS = ("device", "card", "address", "net")
+PLURAL = {"device": "devices", "card": "cards", "address": "addresses", "net": "nets"}
 RING_CAPS = {"device": 50, "card": 20, "address": 30}
 NEW_ACCOUNT_DAYS = 30
 OTHERS_CANCEL_PRIOR = 0.08
@@ -99,7 +100,7 @@ def entity_features() -> list[Feature]:
     out: list[Feature] = []
     for kind in KINDS:
         out += [
-            Feature(f"{kind}s_used", "entities", "lifetime", f"{kind}s", f"distinct {kind}s the account was seen with"),
+            Feature(f"{PLURAL[kind]}_used", "entities", "lifetime", PLURAL[kind], f"distinct {PLURAL[kind]} the account was seen with"),
             Feature(f"max_accounts_per_{kind}", "entities", "lifetime", "accounts",
                     f"most accounts (including this one) sharing one of its {kind}s"),
             Feature(f"max_new_others_per_{kind}", "entities", "lifetime", "accounts",
@@ -132,7 +133,7 @@ def entity_sharing(links: pl.DataFrame, stats: pl.DataFrame, facts: pl.DataFrame
         expr
         for kind in KINDS
         for expr in (
-            (pl.col("kind") == kind).sum().alias(f"{kind}s_used"),
+            (pl.col("kind") == kind).sum().alias(f"{PLURAL[kind]}_used"),
             pl.col("accounts").filter(pl.col("kind") == kind).max().alias(f"max_accounts_per_{kind}"),
             pl.col("others_new").filter(pl.col("kind") == kind).max().alias(f"max_new_others_per_{kind}"),
             pl.col("others_rate").filter((pl.col("kind") == kind) & (others > 0)).max().alias(f"max_others_buyer_cancel_rate_{kind}"),

@@ -37,7 +37,9 @@ def order_facts(orders: pl.DataFrame, campaigns: pl.DataFrame) -> pl.DataFrame:
     )  # fmt: skip
     since = pl.when(paid_first).then(pl.col("paid_at")).otherwise(pl.col("placed_at"))
     buyer = (pl.col("cancel_initiator") == "buyer").fill_null(False)
-    minutes = (pl.col("cancelled_at") - since).dt.total_seconds() / 60
+    # Durations are compared as durations: whole-second conversions would round 10 min 0.9 s down.
+    to_cancel = pl.col("cancelled_at") - since
+    since_campaign = pl.col("placed_at") - pl.col("campaign_start")
     list_price = pl.col("amount_usd") + pl.col("discount_usd")
     return (
         orders.join(campaigns, on="campaign_id", how="left")
@@ -45,12 +47,12 @@ def order_facts(orders: pl.DataFrame, campaigns: pl.DataFrame) -> pl.DataFrame:
             cancelled=cancelled,
             stage=stage,
             buyer=buyer,
-            buyer_minutes=pl.when(buyer).then(minutes),
-            fast=buyer & (minutes <= FAST_MINUTES).fill_null(False),
+            buyer_minutes=pl.when(buyer).then(to_cancel.dt.total_microseconds() / 60e6),
+            fast=buyer & (to_cancel <= pl.duration(minutes=FAST_MINUTES)).fill_null(False),
             timeout=(pl.col("cancel_reason") == "payment_timeout").fill_null(False),
             campaign=pl.col("campaign_id").is_not_null(),
             flash=pl.col("flash").fill_null(False),
-            early=((pl.col("placed_at") - pl.col("campaign_start")).dt.total_seconds() <= EARLY_MINUTES * 60).fill_null(False),
+            early=(since_campaign <= pl.duration(minutes=EARLY_MINUTES)).fill_null(False),
             discount_share=pl.when(list_price > 0).then(pl.col("discount_usd") / list_price).otherwise(0.0),
         )
     )  # fmt: skip
@@ -161,19 +163,19 @@ def concentration(facts: pl.DataFrame, t: datetime) -> pl.DataFrame:
     orders = facts.lazy().group_by("account_id", "seller_id").len().group_by("account_id").agg(
         orders_top_seller_share_lifetime=pl.col("len").max() / pl.col("len").sum()
     )
-    hour = facts.lazy().group_by("account_id", pl.col("placed_at").dt.truncate("1h").alias("h")).len()
-    bursts = hour.group_by("account_id").agg(
-        max_orders_in_hour_lifetime=pl.col("len").max(),
-        max_orders_in_hour_30d=pl.col("len").filter(in_window("h", t, "30d")).max().fill_null(0),
-    )
+    hourly = pl.col("placed_at").dt.truncate("1h").alias("h")
+    bursts = facts.lazy().group_by("account_id", hourly).len().group_by("account_id").agg(max_orders_in_hour_lifetime=pl.col("len").max())
+    # The 30-day burst counts the orders inside the window, also in a clock hour it cuts.
+    recent = facts.lazy().filter(in_window("placed_at", t, "30d")).group_by("account_id", hourly).len()
+    recent_bursts = recent.group_by("account_id").agg(max_orders_in_hour_30d=pl.col("len").max())
     day = facts.lazy().group_by("account_id", pl.col("placed_at").dt.date().alias("d")).len()
     daily = day.group_by("account_id").agg(max_orders_in_day_lifetime=pl.col("len").max())
-    frames = [orders, bursts, daily, sellers, same_item]
+    frames = [orders, bursts, recent_bursts, daily, sellers, same_item]
     result = frames[0]
     for frame in frames[1:]:
         result = result.join(frame, on="account_id", how="left")
     names = [f.name for f in concentration_features()]
-    return result.select("account_id", *names).collect()
+    return result.select("account_id", *names).with_columns(pl.col("max_orders_in_hour_30d").fill_null(0)).collect()
 
 
 def order_history(orders: pl.DataFrame, campaigns: pl.DataFrame, t: datetime) -> pl.DataFrame:

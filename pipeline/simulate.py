@@ -232,6 +232,8 @@ def _shared(rng: np.random.Generator, builder: _PoolBuilder, accounts: _Accounts
     # A fraction `share` of the groups share at all.
     sharing = rng.random(len(counts)) < share
     counts = np.where(sharing, counts, 0)
+    if not counts.sum():
+        return
     base = builder.new(int(counts.sum()))
     offsets = np.r_[0, np.cumsum(counts)[:-1]]
     for _ in range(per_member):
@@ -574,11 +576,11 @@ def _outcomes(rng, plan: _Plan, acc: _Accounts, pools: dict[str, _Pools], camp: 
     shipped[ships] = will_ship[ships]
     remote = np.isin(acc.region[a], REMOTE_REGIONS)
     customs = np.array([c for _, c in COUNTRIES.values()])[acc.country[a]]
-    p_logistics = region_failure[acc.country[a], acc.region[a]] + customs
-    event = u()
-    lost = ships & (event < p_logistics)
-    log_reason = np.where(remote & (u() < 0.85), np.where(u() < 0.6, R["undeliverable_address"], R["no_carrier_coverage"]),
-                          np.where(u() < 0.8, R["customs_hold"], R["undeliverable_address"]))  # fmt: skip
+    # Customs holds depend on the destination country; carriers' failures on the region.
+    held = u() < customs
+    lost = ships & (held | (u() < region_failure[acc.country[a], acc.region[a]]))
+    log_reason = np.where(held, R["customs_hold"],
+                          np.where(remote & (u() < 0.4), R["no_carrier_coverage"], R["undeliverable_address"]))  # fmt: skip
     cancel(lost, shipped + rng.integers(2 * DAY, 10 * DAY, n), "logistics", log_reason[lost])
     # Remote buyers also give up on slow deliveries themselves.
     p_refuse = b["p_cancel_shipped"] + 0.10 * remote
@@ -632,7 +634,9 @@ def _labels(rng, cfg: MarketConfig, acc: _Accounts) -> dict[str, np.ndarray]:
     first_decision = np.full(acc.group.max() + 2, np.iinfo(np.int64).max)
     np.minimum.at(first_decision, acc.group[reviewed & grouped], decided[reviewed & grouped])
     swept = grouped & ~reviewed & (first_decision[np.maximum(acc.group, 0)] < end) & (rng.random(n) < 0.4)
-    decided = np.where(swept, first_decision[np.maximum(acc.group, 0)] + rng.integers(0, DAY, n), decided)
+    # (a ring-mate registered after the takedown began is decided once its own abuse is seen)
+    swept_at = np.maximum(first_decision[np.maximum(acc.group, 0)] + rng.integers(0, DAY, n), abuse_start + 5 * DAY)
+    decided = np.where(swept, swept_at, decided)
     reviewed |= swept
     # Honest accounts: look-alikes are reviewed more often; all of them are cleared.
     honest_review = np.where(acc.pattern == P["regular"], 0.005, 0.06)
