@@ -35,14 +35,17 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import numpy as np
 import polars as pl
+import pyarrow.parquet as pq
 
 from pipeline.contract import polars_schema
+from pipeline.progress import track
 
 log = logging.getLogger("buyer_abuse")
 
@@ -684,10 +687,14 @@ def _codes(names: tuple[str, ...], index: np.ndarray) -> pl.Series:
     ).to_series()
 
 
-def simulate_market(cfg: MarketConfig) -> dict[str, pl.DataFrame]:
-    """The snapshot tables (contract section 1) and `truth`, as of the end of the market."""
+ORDER_CHUNK = 1_000_000  # orders whose outcomes and rows are made at once: bounds the memory
+
+
+def market_tables(cfg: MarketConfig) -> Iterator[tuple[str, pl.DataFrame]]:
+    """(table name, rows) pieces of the market as of its end: the account tables whole, then
+    orders and payment attempts in chunks of ORDER_CHUNK orders (tables in contract types)."""
     rng = np.random.default_rng(cfg.seed)
-    end = cfg.days * DAY
+    end, start_us = cfg.days * DAY, cfg.start_us
     acc = _population(rng, cfg)
     pools = _entity_pools(rng, acc)
     label = _labels(rng, cfg, acc)
@@ -699,14 +706,24 @@ def simulate_market(cfg: MarketConfig) -> dict[str, pl.DataFrame]:
     region_failure = rng.uniform(0.005, 0.03, (len(COUNTRIES), REGIONS_PER_COUNTRY))
     region_failure[:, REMOTE_REGIONS] = rng.uniform(0.15, 0.6, (len(COUNTRIES), len(REMOTE_REGIONS)))
     camp = _campaigns(rng, cfg, seller_p)
+    # Account ids are a random permutation, so an id says nothing about the account.
+    account_ids = _ids("u", rng.permutation(acc.n) + 100_000)
+    yield from _account_tables(rng, acc, pools, label, end, start_us, account_ids)
+
     log.info("simulating orders for %d accounts over %d days", acc.n, cfg.days)
     plan = _Plan.concat([_ordinary_orders(rng, cfg, acc, seller_p, camp), _flash_orders(rng, cfg, acc, camp)])
     # The market's own ids follow placement time, as a warehouse export's would.
     order = np.argsort(plan.placed, kind="stable")
     plan = _Plan(*(getattr(plan, f)[order] for f in _Plan.__dataclass_fields__))
-    out = _outcomes(rng, plan, acc, pools, camp, seller_stockout, region_failure)
-    log.info("simulated %d orders and %d payment attempts", len(plan.account), len(out.attempts["order"]))
-    return _assemble(rng, cfg, acc, pools, camp, plan, out, label, end)
+    campaign_names = tuple(f"promo{i}" for i in range(camp.n_promo)) + tuple(f"flash{i}" for i in range(len(camp.flash_start)))
+    attempts_made = 0
+    for first in track(range(0, len(plan.account), ORDER_CHUNK), "order chunks", total=-(-len(plan.account) // ORDER_CHUNK)):
+        chunk = _Plan(*(getattr(plan, f)[first : first + ORDER_CHUNK] for f in _Plan.__dataclass_fields__))
+        out = _outcomes(rng, chunk, acc, pools, camp, seller_stockout, region_failure)
+        orders = _orders(rng, acc, pools, chunk, out, first, end, start_us, account_ids, campaign_names)
+        yield "orders", orders
+        yield "payment_attempts", _payment_attempts(out, orders, attempts_made, end, start_us)
+        attempts_made += len(out.attempts["order"])
 
 
 def _cut(seconds: np.ndarray, end: int) -> np.ndarray:
@@ -714,10 +731,12 @@ def _cut(seconds: np.ndarray, end: int) -> np.ndarray:
     return np.where(seconds < end, seconds, MISSING)
 
 
-def _assemble(rng, cfg, acc: _Accounts, pools, camp: _Campaigns, plan: _Plan, out: _Outcome, label, end) -> dict[str, pl.DataFrame]:
-    start_us = cfg.start_us
-    # Account ids are a random permutation, so an id says nothing about the account.
-    account_ids = _ids("u", rng.permutation(acc.n) + 100_000)
+def _typed(name: str, frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.select(pl.col(c).cast(t) for c, t in polars_schema(name).items())
+
+
+def _orders(rng, acc: _Accounts, pools, plan: _Plan, out: _Outcome, first: int, end: int, start_us: int,
+            account_ids: pl.Series, campaign_names: tuple[str, ...]) -> pl.DataFrame:  # fmt: skip
     n = len(plan.account)
     cancelled = _cut(out.cancelled, end)
     is_cancelled = cancelled != MISSING
@@ -726,14 +745,15 @@ def _assemble(rng, cfg, acc: _Accounts, pools, camp: _Campaigns, plan: _Plan, ou
     ship_country = np.where(gift, rng.integers(0, len(country), n), acc.country[plan.account])
     region = np.where(gift, rng.integers(0, REGIONS_PER_COUNTRY, n), acc.region[plan.account])
     region_code = pl.Series(country[ship_country]) + "-" + pl.Series(region + 1).cast(pl.String).str.zfill(2)
-    orders = pl.DataFrame({
-        "order_id": _ids("o", np.arange(n)),
+    paid = _cut(out.paid, end)
+    return _typed("orders", pl.DataFrame({
+        "order_id": _ids("o", first + np.arange(n)),
         "account_id": account_ids.gather(plan.account),
         "seller_id": _ids("s", plan.item // ITEMS_PER_SELLER),
         "item_id": _ids("i", plan.item),
-        "campaign_id": _codes(tuple(f"promo{i}" for i in range(camp.n_promo)) + tuple(f"flash{i}" for i in range(len(camp.flash_start))), plan.campaign),
+        "campaign_id": _codes(campaign_names, plan.campaign),
         "placed_at": _times(start_us, plan.placed),
-        "paid_at": _times(start_us, _cut(out.paid, end)),
+        "paid_at": _times(start_us, paid),
         "shipped_at": _times(start_us, _cut(out.shipped, end)),
         "delivered_at": _times(start_us, _cut(out.delivered, end)),
         "cancelled_at": _times(start_us, cancelled),
@@ -747,52 +767,63 @@ def _assemble(rng, cfg, acc: _Accounts, pools, camp: _Campaigns, plan: _Plan, ou
         "address_id": _ids("a", pools["address"].pick(rng, plan.account)),
         "device_id": _ids("d", np.where(rng.random(n) < 0.02, -1, pools["device"].pick(rng, plan.account))),
         "ip_prefix": _ids("ip", pools["net"].pick(rng, plan.account)),
-        "payment_instrument_id": _ids("c", np.where(_cut(out.paid, end) != MISSING, out.instrument, -1)),
-    })  # fmt: skip
+        "payment_instrument_id": _ids("c", np.where(paid != MISSING, out.instrument, -1)),
+    }))  # fmt: skip
 
+
+def _payment_attempts(out: _Outcome, orders: pl.DataFrame, attempts_made: int, end: int, start_us: int) -> pl.DataFrame:
     att = out.attempts
     keep = att["at"] < end
     order_of = att["order"][keep]
-    attempts = pl.DataFrame({
-        "attempt_id": _ids("p", np.flatnonzero(keep)),
+    return _typed("payment_attempts", pl.DataFrame({
+        "attempt_id": _ids("p", attempts_made + np.flatnonzero(keep)),
         "order_id": orders["order_id"].gather(order_of),
         "account_id": orders["account_id"].gather(order_of),
         "instrument_id": _ids("c", att["instrument"][keep]),
         "attempted_at": _times(start_us, att["at"][keep]),
         "succeeded": att["succeeded"][keep],
         "failure_code": _codes(FAILURE_CODES, att["code"][keep]),
-    })  # fmt: skip
+    }))  # fmt: skip
 
-    sessions = _sessions(rng, acc, pools, end, start_us, account_ids)
+
+def _account_tables(rng, acc: _Accounts, pools, label, end: int, start_us: int, account_ids: pl.Series):
+    """accounts, sessions, labels and truth."""
+    country = np.array(list(COUNTRIES))
     email = np.where(
         acc.is_abuser & (rng.random(acc.n) < 0.45) | (rng.random(acc.n) < 0.03),
         rng.integers(len(EMAIL_DOMAINS), len(EMAIL_DOMAINS) + len(DISPOSABLE_DOMAINS), acc.n),
         rng.integers(0, len(EMAIL_DOMAINS), acc.n),
     )
     verified = np.where(acc.is_abuser, rng.random(acc.n) < 0.25, rng.random(acc.n) < 0.7)
-    accounts = pl.DataFrame({
+    yield "accounts", _typed("accounts", pl.DataFrame({
         "account_id": account_ids,
         "created_at": _times(start_us, acc.created),
         "country": pl.Series(country[acc.country]),
         "email_domain": _codes(EMAIL_DOMAINS + DISPOSABLE_DOMAINS, np.where(rng.random(acc.n) < 0.02, -1, email)),
         "phone_verified": pl.Series(verified).set(pl.Series(rng.random(acc.n) < 0.05), None),
-    })  # fmt: skip
-    labels = pl.DataFrame({
+    }))  # fmt: skip
+    yield "sessions", _typed("sessions", _sessions(rng, acc, pools, end, start_us, account_ids))
+    yield "labels", _typed("labels", pl.DataFrame({
         "account_id": account_ids.gather(label["account"]),
         "label": np.where(label["abuse"], "abuse", "legit"),
         "decided_at": _times(start_us, label["decided"]),
         "source": pl.Series(["review", "chargeback", "policy"]).gather(label["source"]),
-    }).sort("decided_at")  # fmt: skip
-    truth = pl.DataFrame({
+    }).sort("decided_at"))  # fmt: skip
+    yield "truth", pl.DataFrame({
         "account_id": account_ids,
         "is_abuser": acc.is_abuser,
         "pattern": pl.Series(PATTERNS).gather(acc.pattern),
         "group": _ids("g", acc.group.astype(np.int64)),
         "remote": np.isin(acc.region, REMOTE_REGIONS),
     })  # fmt: skip
-    tables = {"accounts": accounts, "orders": orders, "payment_attempts": attempts, "sessions": sessions, "labels": labels}
-    tables = {name: df.select(pl.col(c).cast(t) for c, t in polars_schema(name).items()) for name, df in tables.items()}
-    return {**tables, "truth": truth}
+
+
+def simulate_market(cfg: MarketConfig) -> dict[str, pl.DataFrame]:
+    """The snapshot tables (contract section 1) and `truth`, as of the end of the market."""
+    pieces: dict[str, list[pl.DataFrame]] = {}
+    for name, frame in market_tables(cfg):
+        pieces.setdefault(name, []).append(frame)
+    return {name: pl.concat(frames) for name, frames in pieces.items()}
 
 
 def _sessions(rng, acc: _Accounts, pools, end: int, start_us: int, account_ids: pl.Series) -> pl.DataFrame:
@@ -812,12 +843,23 @@ def _sessions(rng, acc: _Accounts, pools, end: int, start_us: int, account_ids: 
 
 
 def write_market(cfg: MarketConfig, out: Path) -> dict[str, int]:
-    """Simulate and write every table as OUT/NAME.parquet plus truth.parquet; returns row counts."""
-    tables = simulate_market(cfg)
+    """Simulate and write every table as OUT/NAME.parquet plus truth.parquet, chunk by chunk;
+    returns row counts. Files are written under temporary names and renamed when complete."""
     out.mkdir(parents=True, exist_ok=True)
-    for name, df in tables.items():
-        df.write_parquet(out / f"{name}.parquet")
-    counts = {name: df.height for name, df in tables.items()}
+    writers: dict[str, pq.ParquetWriter] = {}
+    counts: dict[str, int] = {}
+    try:
+        for name, frame in market_tables(cfg):
+            table = frame.to_arrow()
+            if name not in writers:
+                writers[name] = pq.ParquetWriter(out / f".{name}.parquet.partial", table.schema, compression="zstd")
+            writers[name].write_table(table)
+            counts[name] = counts.get(name, 0) + frame.height
+    finally:
+        for writer in writers.values():
+            writer.close()
+    for name in writers:
+        (out / f".{name}.parquet.partial").replace(out / f"{name}.parquet")
     (out / "market.json").write_text(json.dumps({"config": {**cfg.__dict__, "start": cfg.start.isoformat()}, "rows": counts}, indent=2))
     log.info("wrote %s", ", ".join(f"{k}: {v:,}" for k, v in counts.items()))
     return counts
