@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from datetime import date
@@ -39,6 +40,25 @@ def simulate(out: Path, accounts: int, days: int, seed: int) -> None:
     from pipeline.simulate import MarketConfig, write_market
 
     write_market(MarketConfig(accounts=accounts, days=days, seed=seed), out)
+
+
+@app.command()
+@click.option("--data", type=DIR, required=True, help="Snapshot directory (DATA_CONTRACT.md section 1).")
+@click.option("--out", type=DIR, required=True, help="Directory to write rejects.parquet and summary.json into.")
+@click.option(
+    "--reject-limit", type=click.FloatRange(0, 1), default=0.01, show_default=True,
+    help="Largest share of any table that may be rejected before the run stops.",
+)
+def validate(data: Path, out: Path, reject_limit: float) -> None:
+    """Check a snapshot against the data contract; write its rejects and counts."""
+    from pipeline.snapshot import load_snapshot, summarize, write_rejects
+
+    result = load_snapshot(data, reject_limit=reject_limit)
+    write_rejects(result.rejects, out / "rejects.parquet")
+    (out / "summary.json").write_text(json.dumps(summarize(result), indent=2) + "\n")
+    click.echo(f"{'table':<18}{'rows':>12}{'rejected':>12}")
+    for table, count in result.counts.items():
+        click.echo(f"{table:<18}{count['rows']:>12}{count['rejected']:>12}")
 
 
 def main() -> None:

@@ -1,6 +1,7 @@
 """Progress for long work: rich bars and spinners on a terminal, plain log lines otherwise.
 
-Logs and progress go to stderr so that stdout stays for results a script may read.
+Logs and progress go to stdout: stderr carries nothing but the one line of a failure, so a
+scheduler (or a person) reads a failure without searching through progress.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 log = logging.getLogger("buyer_abuse")
 T = TypeVar("T")
 
-_console = Console(stderr=True)
+_console = Console()
 
 
 def interactive() -> bool:
@@ -27,13 +28,13 @@ def interactive() -> bool:
 
 
 def configure_logging(verbose: bool = False) -> None:
-    """Route the package's log records to stderr, once, at the entry point."""
+    """Route the package's log records to stdout, once, at the entry point."""
     level = logging.DEBUG if verbose else logging.INFO
     if interactive():
         handler: logging.Handler = RichHandler(console=_console, show_path=False, markup=False)
         handler.setFormatter(logging.Formatter("%(message)s"))
     else:
-        handler = logging.StreamHandler(sys.stderr)
+        handler = logging.StreamHandler(sys.stdout)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%S"))
     log.handlers[:] = [handler]
     log.setLevel(level)

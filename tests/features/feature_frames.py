@@ -4,9 +4,8 @@ Each builder takes a few dicts that spell out only what a test is about and fill
 contract column with a dull default, so the expected answer stays visible in the test itself.
 
 This is a plain module (imported as ``from feature_frames import ...``) rather than a
-``conftest.py``: the tests in ``tests/pipeline`` import their helpers with ``from conftest
-import ...``, and a second non-package ``conftest`` module would shadow theirs whenever both
-directories are named on one pytest command line.
+``conftest.py``: test directories are not packages, so two helper modules both named
+``conftest`` would shadow each other when both directories are on one pytest command line.
 """
 
 from __future__ import annotations

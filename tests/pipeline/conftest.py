@@ -1,0 +1,37 @@
+"""Fixtures for the snapshot tests: a fresh valid market per test, and a writer of snapshot directories."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import polars as pl
+import pytest
+from snapshot_market import frame, valid_market
+
+
+@pytest.fixture
+def tables() -> dict[str, list[dict]]:
+    """snapshot_market.valid_market(): rows a test may change before writing them."""
+    return valid_market()
+
+
+@pytest.fixture
+def write(tmp_path: Path) -> Callable[..., Path]:
+    """write(tables, fmt="parquet") -> a snapshot directory; values may be row lists, frames or CSV text."""
+
+    def write(tables: dict[str, list[dict] | pl.DataFrame | str], fmt: str = "parquet") -> Path:
+        out = tmp_path / "snapshot"
+        out.mkdir(exist_ok=True)
+        for name, data in tables.items():
+            if isinstance(data, str):
+                (out / f"{name}.csv").write_text(data, encoding="utf-8")
+                continue
+            df = data if isinstance(data, pl.DataFrame) else frame(name, data)
+            if fmt == "csv":
+                df.write_csv(out / f"{name}.csv")
+            else:
+                df.write_parquet(out / f"{name}.parquet")
+        return out
+
+    return write
