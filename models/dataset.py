@@ -34,7 +34,6 @@ class TrainingConfig:
     gap_days: int = 7  # ... and labels decided in the gap before them are left out (label maturity)
     unlabelled_per_snapshot: int = 2000  # presumed-legit sample size per snapshot
     unlabelled_weight: float = 0.2
-    active_days: int = 90  # "active": an order, attempt or session in this many days before t
     seed: int = 0
 
 
@@ -76,12 +75,10 @@ def split(examples: pl.DataFrame, t: datetime, cfg: TrainingConfig) -> pl.DataFr
     )
 
 
-def presumed_legit(
-    features: pl.DataFrame, snapshot_at: datetime, labelled: set[str] | pl.Series, cfg: TrainingConfig, seed: int
-) -> pl.DataFrame:
+def presumed_legit(features: pl.DataFrame, snapshot_at: datetime, labelled: pl.Series, cfg: TrainingConfig, seed: int) -> pl.DataFrame:
     """A random sample of accounts active at the snapshot and without any label in force at the
     training instant, as weighted presumed-legit examples (see module docstring)."""
-    pool = features.filter(is_active(cfg.active_days) & ~pl.col("account_id").is_in(pl.Series(list(labelled)), nulls_equal=False))
+    pool = features.filter(is_active() & ~pl.col("account_id").is_in(labelled.implode()))
     size = min(cfg.unlabelled_per_snapshot, pool.height)
     if size == 0 or cfg.unlabelled_weight <= 0:
         return pool.clear()
@@ -89,9 +86,42 @@ def presumed_legit(
     return pool[np.sort(idx)]
 
 
-def is_active(days: int) -> pl.Expr:
-    """Active at the features' instant: an order or a payment attempt in the last `days` days."""
-    window = "90d" if days == 90 else "30d" if days == 30 else None
-    if window is None:
-        raise ValueError("activity is measured over 30 or 90 days")
-    return (pl.col(f"orders_{window}") > 0) | (pl.col(f"payment_attempts_{window}") > 0)
+def is_active() -> pl.Expr:
+    """Active at the features' instant: an order or a payment attempt in the last 90 days
+    (the lookback window of scoring)."""
+    return (pl.col("orders_90d") > 0) | (pl.col("payment_attempts_90d") > 0)
+
+
+def merge_labels(labels: pl.DataFrame | None, verdicts: pl.DataFrame | None) -> pl.DataFrame | None:
+    """Labels from the snapshot and analysts' verdicts (same columns) as one table; the latest
+    decision per account is the one in force (`labels_in_force`)."""
+    frames = [f.select("account_id", "label", "decided_at", "source") for f in (labels, verdicts) if f is not None]
+    return pl.concat(frames) if frames else None
+
+
+def training_examples(
+    snapshots: dict[datetime, pl.DataFrame], labels: pl.DataFrame | None, t: datetime, cfg: TrainingConfig
+) -> pl.DataFrame:
+    """Every example of every snapshot: the feature columns plus account_id, snapshot_at,
+    decided_at, label, y (1 = abuse), weight, presumed (True for the presumed-legit sample)
+    and part ("train" or "valid"; examples in the gap are dropped)."""
+    in_force = labels_in_force(labels, t) if labels is not None else pl.DataFrame(
+        schema={"account_id": pl.String, "label": pl.String, "decided_at": pl.Datetime("us", "UTC")}
+    )
+    examples = split(attach_snapshots(in_force, list(snapshots)), t, cfg)
+    utc = pl.Datetime("us", "UTC")
+    parts = []
+    for i, (at, features) in enumerate(snapshots.items()):
+        labelled = features.join(examples.filter(pl.col("snapshot_at") == at), on="account_id")
+        parts.append(labelled.with_columns(y=(pl.col("label") == "abuse").cast(pl.Int8), weight=pl.lit(1.0), presumed=pl.lit(False)))
+        sample = presumed_legit(features, at, in_force["account_id"], cfg, seed=cfg.seed + i)
+        parts.append(
+            split(
+                sample.with_columns(
+                    label=pl.lit("legit"), decided_at=pl.lit(at).cast(utc), snapshot_at=pl.lit(at).cast(utc),
+                    y=pl.lit(0, pl.Int8), weight=pl.lit(cfg.unlabelled_weight), presumed=pl.lit(True),
+                ),
+                t, cfg,
+            )
+        )  # fmt: skip
+    return pl.concat(parts, how="diagonal_relaxed").filter(pl.col("part").is_not_null())

@@ -10,17 +10,25 @@ from pathlib import Path
 
 import click
 
-from pipeline.errors import ConfigError, PipelineError
+from pipeline.errors import PipelineError
 from pipeline.progress import configure_logging
 
 DIR = click.Path(path_type=Path, file_okay=False)
+DAY = click.DateTime(formats=["%Y-%m-%d"])
 
 
-def parse_day(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise ConfigError(f"dates look like 2026-03-31, got {text!r}") from None
+def _day(value) -> date | None:
+    return None if value is None else value.date()
+
+
+data_option = click.option("--data", type=DIR, required=True, help="Snapshot directory (DATA_CONTRACT.md section 1).")
+as_of_option = click.option("--as-of", "as_of", type=DAY, required=True,
+                            help="Date YYYY-MM-DD: everything known up to the end of that UTC day, nothing after.")  # fmt: skip
+review_db_option = click.option("--review-db", help="SQLAlchemy URL of the review database [default: sqlite:///review.db].")
+reject_limit_option = click.option(
+    "--reject-limit", type=click.FloatRange(0, 1), default=0.01, show_default=True,
+    help="Largest share of any table that may be rejected before the run stops.",
+)  # fmt: skip
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -43,12 +51,9 @@ def simulate(out: Path, accounts: int, days: int, seed: int) -> None:
 
 
 @app.command()
-@click.option("--data", type=DIR, required=True, help="Snapshot directory (DATA_CONTRACT.md section 1).")
+@data_option
 @click.option("--out", type=DIR, required=True, help="Directory to write rejects.parquet and summary.json into.")
-@click.option(
-    "--reject-limit", type=click.FloatRange(0, 1), default=0.01, show_default=True,
-    help="Largest share of any table that may be rejected before the run stops.",
-)
+@reject_limit_option
 def validate(data: Path, out: Path, reject_limit: float) -> None:
     """Check a snapshot against the data contract; write its rejects and counts."""
     from pipeline.snapshot import load_snapshot, summarize, write_rejects
@@ -59,6 +64,107 @@ def validate(data: Path, out: Path, reject_limit: float) -> None:
     click.echo(f"{'table':<18}{'rows':>12}{'rejected':>12}")
     for table, count in result.counts.items():
         click.echo(f"{table:<18}{count['rows']:>12}{count['rejected']:>12}")
+
+
+@app.command()
+@data_option
+@as_of_option
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), required=True, help="Parquet file to write.")
+@click.option("--buckets", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Process accounts in this many hash buckets (bounded memory; same table).")  # fmt: skip
+@reject_limit_option
+def features(data: Path, as_of, out: Path, buckets: int, reject_limit: float) -> None:
+    """Build the account feature table as of the end of --as-of (one row per account)."""
+    from pipeline.featurize import write_features
+
+    write_features(data, _day(as_of), out, buckets=buckets, reject_limit=reject_limit)
+
+
+@app.command()
+@data_option
+@as_of_option
+@review_db_option
+@reject_limit_option
+def train(data: Path, as_of, review_db: str | None, reject_limit: float) -> None:
+    """Train on labels (and analysts' verdicts) in force at --as-of; register; promote if better."""
+    from pipeline import review_db as db
+    from pipeline.train import train as train_model
+
+    # Analysts' verdicts are labels too: from --review-db, or the default database when it exists.
+    url = review_db or (db.default_url() if Path("review.db").exists() else None)
+    verdicts = db.verdict_labels(db.connect(url)) if url else None
+    result = train_model(data, _day(as_of), verdicts=verdicts, reject_limit=reject_limit)
+    m = result.metrics
+    click.echo(f"{'model version':<32}{result.version} ({result.alias})")
+    for name in ("precision_at_k", "recall_at_k", "pr_auc", "baseline_buyer_cancels_60d_precision_at_k",
+                 "baseline_cancel_rate_precision_at_k"):  # fmt: skip
+        click.echo(f"{name:<44}{m[name]:.3f}")
+
+
+def run_options(command):
+    for option in reversed([
+        data_option,
+        review_db_option,
+        click.option("--capacity", type=click.IntRange(min=1), default=200, show_default=True,
+                     help="Accounts written to the review queue per run."),
+        click.option("--out", type=DIR, default=Path("runs"), show_default=True, help="Run directories go here."),
+        reject_limit_option,
+    ]):  # fmt: skip
+        command = option(command)
+    return command
+
+
+@app.command()
+@as_of_option
+@run_options
+def run(as_of, **options) -> None:
+    """The scheduled batch: validate, features, score with the champion, write the review queue."""
+    from pipeline.run import RunConfig
+    from pipeline.run import run as run_batch
+
+    summary = run_batch(RunConfig(as_of=_day(as_of), **options))
+    click.echo(f"scored {summary['scored']:,} accounts, queued {summary['queued']} with {summary['model']}; "
+               f"outputs in {options['out'] / ('as_of=' + summary['as_of'])}")  # fmt: skip
+
+
+@app.command()
+@click.option("--from", "start", type=DAY, required=True, help="First date YYYY-MM-DD.")
+@click.option("--to", "end", type=DAY, required=True, help="Last date YYYY-MM-DD (inclusive).")
+@click.option("--force", is_flag=True, help="Re-run dates that are already complete.")
+@run_options
+def backfill(start, end, force: bool, **options) -> None:
+    """Run every date in a range, skipping dates already complete unless --force."""
+    from pipeline.run import RunConfig
+    from pipeline.run import backfill as run_range
+
+    for day, outcome in run_range(RunConfig(as_of=_day(start), **options), _day(start), _day(end), force=force):
+        click.echo(f"{day}  {outcome}")
+
+
+@app.command()
+@review_db_option
+@click.option("--as-of", "as_of", type=DAY, help="Scoring date [default: the latest in the table].")
+@click.option("--top", type=click.IntRange(min=1), default=10, show_default=True, help="Rows to show.")
+def queue(review_db: str | None, as_of, top: int) -> None:
+    """Show the top of the review queue with the reasons for each account."""
+    from pipeline.queue import show_queue
+
+    show_queue(review_db, _day(as_of), top)
+
+
+@app.command()
+@review_db_option
+@click.option("--account", required=True, help="account_id of the queued account.")
+@click.option("--as-of", "as_of", type=DAY, required=True, help="The scoring date of the queue row.")
+@click.option("--status", type=click.Choice(["confirmed_abuse", "cleared", "escalated", "open"]), required=True)
+@click.option("--by", "reviewed_by", required=True, help="Who decided.")
+@click.option("--note", help="Free text for the next analyst.")
+def verdict(review_db: str | None, account: str, as_of, status: str, reviewed_by: str, note: str | None) -> None:
+    """Record an analyst's verdict on a queued account (it becomes a label for training)."""
+    from pipeline import review_db as db
+
+    db.record_verdict(db.connect(review_db or db.default_url()), account, _day(as_of), status, reviewed_by, note)
+    click.echo(f"{account} on {_day(as_of)}: {status}")
 
 
 def main() -> None:

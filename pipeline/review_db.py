@@ -24,6 +24,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pandas as pd
+import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
@@ -238,6 +239,15 @@ def verdicts(engine: sa.Engine, until: datetime | None = None) -> pd.DataFrame:
         "decided_at": _utc_times(rows["reviewed_at"]),
         "source": pd.Series("review", index=rows.index, dtype="str"),
     })
+
+
+def verdict_labels(engine: sa.Engine, until: datetime | None = None) -> pl.DataFrame:
+    """`verdicts` as a polars frame typed like the snapshot's labels table, for the batch jobs."""
+    frame = verdicts(engine, until)
+    return pl.DataFrame(
+        {c: frame[c].tolist() for c in frame.columns},
+        schema={"account_id": pl.String, "label": pl.String, "decided_at": pl.Datetime("us", "UTC"), "source": pl.String},
+    )
 
 
 def confirmed_abusers(engine: sa.Engine, until: datetime) -> set[str]:

@@ -39,6 +39,7 @@ from pandera.api.checks import Check
 
 from pipeline.contract import FOREIGN_KEYS, TABLES, polars_schema
 from pipeline.errors import ConfigError, InputError, RejectLimitExceeded
+from pipeline.files import write_parquet_atomic
 from pipeline.progress import Stages
 
 REJECTS_SCHEMA = {"table": pl.String, "key": pl.String, "rule": pl.String, "row": pl.String}
@@ -101,11 +102,7 @@ def load_snapshot(data_dir: Path, *, reject_limit: float = 0.01, stages: Stages 
 
 def write_rejects(rejects: pl.DataFrame, path: Path) -> None:
     """Write the reject lines to Parquet at `path`, replacing it whole (a re-run never leaves half a file)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    rejects.select(*REJECTS_SCHEMA).write_parquet(partial)
-    partial.replace(path)
+    write_parquet_atomic(rejects.select(*REJECTS_SCHEMA), path)
 
 
 def summarize(result: LoadResult) -> dict:

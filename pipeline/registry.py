@@ -1,0 +1,105 @@
+"""The MLflow side: tracking runs, the `buyer-abuse` registered model and its aliases.
+
+Tracking location: ``MLFLOW_TRACKING_URI`` when set, as everywhere in MLflow; otherwise a
+SQLite store ``mlflow.db`` in the working directory (artifacts under ``./mlruns``), so a fresh
+checkout trains, registers and scores with no server. Telemetry is switched off unless the
+environment says otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("DO_NOT_TRACK", "true")
+
+import lightgbm as lgb  # noqa: E402
+import mlflow  # noqa: E402
+import mlflow.lightgbm  # noqa: E402
+from mlflow.exceptions import MlflowException  # noqa: E402
+from mlflow.models import infer_signature  # noqa: E402
+from mlflow.tracking import MlflowClient  # noqa: E402
+
+from pipeline.errors import PipelineError  # noqa: E402
+
+MODEL_NAME = "buyer-abuse"
+EXPERIMENT = "buyer-abuse"
+CHAMPION, CHALLENGER = "champion", "challenger"
+
+
+class RegistryError(PipelineError):
+    """The model registry cannot give what was asked (no champion yet, unreachable store)."""
+
+
+def tracking_uri() -> str:
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path.cwd() / 'mlflow.db'}"
+
+
+def configure() -> MlflowClient:
+    """Point MLflow at the tracking store and the project's experiment."""
+    mlflow.set_tracking_uri(tracking_uri())
+    try:
+        mlflow.set_experiment(EXPERIMENT)
+    except MlflowException as exc:
+        raise RegistryError(f"MLflow tracking store {tracking_uri()} is not usable: {exc.message}") from None
+    return MlflowClient()
+
+
+@dataclass(frozen=True)
+class RegisteredModel:
+    """A loaded registry version with the exact feature columns (name -> polars type) it takes."""
+
+    model: lgb.LGBMClassifier
+    version: str
+    columns: dict[str, str]
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.columns)
+
+    @property
+    def label(self) -> str:
+        return f"{MODEL_NAME}/{self.version}"
+
+
+_SIGNATURE_TYPES = {"double": "Float64", "float": "Float32", "long": "Int64", "integer": "Int32", "boolean": "Boolean", "string": "String"}
+
+
+def load(alias: str = CHAMPION) -> RegisteredModel:
+    """`models:/buyer-abuse@<alias>`, with its signature's columns."""
+    client = configure()
+    try:
+        version = client.get_model_version_by_alias(MODEL_NAME, alias)
+    except MlflowException:
+        raise RegistryError(
+            f"no model has the alias '{alias}' in the registry at {tracking_uri()}: run `buyer-abuse train` first"
+        ) from None
+    uri = f"models:/{MODEL_NAME}@{alias}"
+    info = mlflow.models.get_model_info(uri)
+    columns = {c.name: _SIGNATURE_TYPES.get(c.type.name, c.type.name) for c in info.signature.inputs.inputs}
+    return RegisteredModel(mlflow.lightgbm.load_model(uri), str(version.version), columns)
+
+
+def log_model(model: lgb.LGBMClassifier, example, tags: dict[str, str]) -> str:
+    """Log the model in the active run and register it; returns the new version number."""
+    signature = infer_signature(example, model.predict_proba(example)[:, 1])
+    info = mlflow.lightgbm.log_model(
+        model,
+        name="model",
+        signature=signature,
+        registered_model_name=MODEL_NAME,
+        pip_requirements=[f"lightgbm=={lgb.__version__}"],  # skips MLflow's slow requirement inference
+        tags=tags,
+    )
+    return str(info.registered_model_version)
+
+
+def set_alias(version: str, alias: str) -> None:
+    MlflowClient().set_registered_model_alias(MODEL_NAME, alias, version)
+
+
+def log_json(data: object, name: str) -> None:
+    mlflow.log_text(json.dumps(data, indent=2, default=str), name)

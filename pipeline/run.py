@@ -1,0 +1,208 @@
+"""`buyer-abuse run`: the scheduled batch. Validate, build features, score with the champion,
+write the review queue, and leave a complete run directory ``OUT/as_of=DATE/``.
+
+Safety:
+
+* one run per date at a time: a lock file ``OUT/as_of=DATE.lock`` (a second run is refused);
+* the review database and the champion are checked before any work, so an unreachable
+  database or an empty registry fails in one line having written nothing;
+* outputs are written into ``OUT/.as_of=DATE.partial`` and moved into place only when the
+  review table has been written (one transaction): a run killed at any point leaves the
+  previous run directory and review table as they were, and the next run completes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+from filelock import FileLock, Timeout
+
+from features.build import build_features
+from features.time import as_of_end
+from models.dataset import is_active, labels_in_force, merge_labels
+from models.drift import PSI_WARN, psi
+from models.estimator import check_columns, predict
+from models.explain import reasons
+from pipeline import registry, review_db
+from pipeline.errors import PipelineError
+from pipeline.progress import Stages
+from pipeline.snapshot import load_snapshot, summarize, write_rejects
+
+log = logging.getLogger("buyer_abuse")
+
+DEFAULT_CAPACITY = 200  # accounts queued per run: what a small review team clears in a day
+DRIFT_FEATURES = 10  # the champion's most important features compared with the previous run
+
+
+class RunLocked(PipelineError):
+    """Another run for the same date holds the lock."""
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    data: Path
+    as_of: date
+    out: Path = Path("runs")
+    review_db: str | None = None  # None: the default SQLite file (review_db.default_url)
+    capacity: int = DEFAULT_CAPACITY
+    reject_limit: float = 0.01
+
+    @property
+    def run_dir(self) -> Path:
+        return self.out / f"as_of={self.as_of.isoformat()}"
+
+
+
+def is_complete(run_dir: Path) -> bool:
+    return (run_dir / "summary.json").is_file()
+
+
+def run(cfg: RunConfig) -> dict:
+    """Do the whole batch for one date; returns the summary written to summary.json."""
+    cfg.out.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(cfg.out / f"as_of={cfg.as_of.isoformat()}.lock"))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise RunLocked(f"another run for {cfg.as_of} is in progress (lock {lock.lock_file}); not starting a second") from None
+    try:
+        return _run_locked(cfg)
+    finally:
+        lock.release()
+
+
+def _run_locked(cfg: RunConfig) -> dict:
+    stages = Stages()
+    t = as_of_end(cfg.as_of)
+    url = cfg.review_db or review_db.default_url()
+    with stages("connect"):
+        engine = review_db.connect(url)
+        champion = registry.load(registry.CHAMPION)
+    with stages("validate"):
+        loaded = load_snapshot(cfg.data, reject_limit=cfg.reject_limit)
+        snap = loaded.snapshot
+    with stages("features"):
+        labels = merge_labels(snap.labels, review_db.verdict_labels(engine, until=t))
+        features = build_features(snap.accounts, snap.orders, snap.payment_attempts, snap.sessions, labels, as_of=cfg.as_of)
+        try:
+            check_columns(features, champion.columns)
+        except ValueError as exc:
+            raise PipelineError(f"{exc} (model {champion.label})") from None
+    with stages("score"):
+        active = features.filter(is_active())
+        scores = (
+            active.select("account_id", score=pl.Series(predict(champion.model, active, champion.names), dtype=pl.Float64))
+            .sort(["score", "account_id"], descending=[True, False])
+            .with_row_index("rank", offset=1)
+            .select("account_id", "score", pl.col("rank").cast(pl.Int64))
+        )
+        confirmed = set() if labels is None else set(labels_in_force(labels, t).filter(pl.col("label") == "abuse")["account_id"])
+        queued = scores.filter(~pl.col("account_id").is_in(list(confirmed))).head(cfg.capacity)
+        flagged = queued.join(features, on="account_id").sort("rank")
+        queue = flagged.select(
+            "account_id", "score", "rank", "ring_id",
+            model_version=pl.lit(champion.label),
+            reasons=pl.Series(reasons(champion.model, flagged, active, champion.names), dtype=pl.String),
+        )  # fmt: skip
+
+    partial = cfg.out / f".{cfg.run_dir.name}.partial"
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    with stages("write outputs"):
+        scores.write_parquet(partial / "scores.parquet")
+        features.write_parquet(partial / "features.parquet")
+        write_rejects(loaded.rejects, partial / "rejects.parquet")
+        queue.write_parquet(partial / "queue.parquet")
+    with stages("review table"):
+        written = review_db.write_queue(engine, cfg.as_of, queue.to_pandas())
+
+    summary = {
+        "as_of": cfg.as_of.isoformat(),
+        "model": champion.label,
+        "review_db": engine.url.render_as_string(hide_password=True),
+        "inputs": summarize(loaded),
+        "accounts": features.height,
+        "scored": scores.height,
+        "queued": written,
+        "already_confirmed_excluded": int(scores.filter(pl.col("account_id").is_in(list(confirmed))).height),
+        "score_quantiles": _quantiles(scores["score"]),
+        "largest_rings": _largest_rings(features, queued),
+        "drift": _drift(cfg, scores, features, champion),
+        "seconds": stages.seconds,
+    }
+    (partial / "summary.json").write_text(json.dumps(summary, indent=2))
+    _replace(partial, cfg.run_dir)
+    engine.dispose()
+    return summary
+
+
+def _replace(partial: Path, final: Path) -> None:
+    """Move the finished directory into place; the previous one is removed only afterwards."""
+    old = final.with_name(f".{final.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if final.exists():
+        final.rename(old)
+    partial.rename(final)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _quantiles(score: pl.Series) -> dict[str, float]:
+    qs = (0.5, 0.9, 0.99, 0.999)
+    return {f"p{q * 100:g}": round(float(score.quantile(q, interpolation="linear") or 0), 5) for q in qs} | {
+        "max": round(float(score.max() or 0), 5)
+    }
+
+
+def _largest_rings(features: pl.DataFrame, queued: pl.DataFrame, top: int = 5) -> list[dict]:
+    rings = features.filter(pl.col("ring_id").is_not_null()).group_by("ring_id").agg(
+        size=pl.len(), queued=pl.col("account_id").is_in(queued["account_id"].implode()).sum()
+    )
+    return rings.sort(["size", "ring_id"], descending=[True, False]).head(top).to_dicts()
+
+
+def _previous_run(cfg: RunConfig) -> Path | None:
+    earlier = [p for p in cfg.out.glob("as_of=*") if p.name < cfg.run_dir.name and is_complete(p)]
+    return max(earlier) if earlier else None
+
+
+def _drift(cfg: RunConfig, scores: pl.DataFrame, features: pl.DataFrame, champion: registry.RegisteredModel) -> dict:
+    """PSI of the score and of the champion's top features against the previous complete run."""
+    previous = _previous_run(cfg)
+    if previous is None:
+        return {"previous_run": None}
+    before = pl.read_parquet(previous / "scores.parquet")
+    gains = champion.model.booster_.feature_importance("gain")
+    top = [champion.names[i] for i in np.argsort(gains)[::-1][:DRIFT_FEATURES]]
+    before_features = pl.read_parquet(previous / "features.parquet", columns=top)
+    values = {"score": psi(before["score"].to_numpy(), scores["score"].to_numpy())}
+    values |= {f: psi(before_features[f].to_numpy(), features[f].to_numpy()) for f in top}
+    values = {k: round(v, 4) for k, v in values.items()}
+    warnings = [f"{k}: PSI {v:.2f} > {PSI_WARN}" for k, v in values.items() if v > PSI_WARN]
+    for warning in warnings:
+        log.warning("drift against %s: %s", previous.name, warning)
+    return {"previous_run": previous.name, "psi": values, "threshold": PSI_WARN, "warnings": warnings}
+
+
+def backfill(cfg: RunConfig, start: date, end: date, force: bool = False) -> list[tuple[date, str]]:
+    """Run every date from `start` to `end` inclusive, skipping complete ones unless `force`."""
+    if end < start:
+        raise PipelineError(f"--to {end} is before --from {start}")
+    done = []
+    day = start
+    while day <= end:
+        one = RunConfig(cfg.data, day, cfg.out, cfg.review_db, cfg.capacity, cfg.reject_limit)
+        if is_complete(one.run_dir) and not force:
+            log.info("%s already complete, skipped", day)
+            done.append((day, "skipped"))
+        else:
+            run(one)
+            done.append((day, "ran"))
+        day += timedelta(days=1)
+    return done

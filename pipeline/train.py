@@ -1,0 +1,130 @@
+"""`buyer-abuse train`: point-in-time training set, LightGBM fit, evaluation against naive
+baselines, an MLflow run, registration and the champion/challenger decision."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import asdict, dataclass
+from datetime import date
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import polars as pl
+
+from features.build import FEATURE_SET_VERSION, build_features, feature_names
+from features.time import as_of_end
+from models.dataset import TrainingConfig, merge_labels, snapshot_times, training_examples
+from models.estimator import ModelConfig, check_columns, feature_frame, fit, predict
+from models.evaluate import baseline_scores, ranking_metrics
+from models.plots import importance_figure, pr_figure, precision_at_k_figure, score_figure
+from models.promotion import promote
+from pipeline import registry
+from pipeline.progress import Stages, track
+from pipeline.snapshot import Snapshot, load_snapshot
+
+log = logging.getLogger("buyer_abuse")
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    run_id: str
+    version: str
+    alias: str
+    metrics: dict[str, float]
+    champion_precision_at_k: float | None
+
+
+def fingerprint(frame: pl.DataFrame) -> str:
+    """SHA-256 of the training rows (order-independent), logged so a run names its exact data."""
+    hashes = np.sort(frame.hash_rows(seed=0).to_numpy())
+    return hashlib.sha256(hashes.tobytes()).hexdigest()
+
+
+def feature_snapshots(snapshot: Snapshot, labels: pl.DataFrame | None, times: list) -> dict:
+    """Feature tables at each snapshot instant, with the naive baselines' inputs joined."""
+    out = {}
+    for at in track(times, "feature snapshots"):
+        features = build_features(
+            snapshot.accounts, snapshot.orders, snapshot.payment_attempts, snapshot.sessions, labels, as_of=at
+        )
+        out[at] = features.join(baseline_scores(snapshot.orders, at), on="account_id", how="left")
+    return out
+
+
+def train(
+    data: Path,
+    as_of: date,
+    *,
+    verdicts: pl.DataFrame | None = None,
+    training: TrainingConfig = TrainingConfig(),
+    model_cfg: ModelConfig = ModelConfig(),
+    reject_limit: float = 0.01,
+) -> TrainResult:
+    """Train on labels in force at the end of `as_of` (plus analysts' `verdicts`), register the
+    model and move `champion` to it only if it beats the current champion (models.promotion)."""
+    stages = Stages()
+    with stages("validate snapshot"):
+        snapshot = load_snapshot(data, reject_limit=reject_limit).snapshot
+    labels = merge_labels(snapshot.labels, verdicts)
+    t = as_of_end(as_of)
+    with stages("feature snapshots"):
+        snaps = feature_snapshots(snapshot, labels, snapshot_times(t, training))
+    with stages("training set"):
+        examples = training_examples(snaps, labels, t, training)
+        train_set, valid = examples.filter(pl.col("part") == "train"), examples.filter(pl.col("part") == "valid")
+        log.info("training examples: %d (%d abuse), validation: %d (%d abuse)",
+                 train_set.height, int(train_set["y"].sum()), valid.height, int(valid["y"].sum()))  # fmt: skip
+    with stages("fit"):
+        try:
+            model = fit(train_set, valid, model_cfg)
+        except ValueError as exc:
+            raise registry.RegistryError(f"cannot train as of {as_of}: {exc}") from None
+    names = feature_names()
+    scored = valid.with_columns(score=pl.Series(predict(model, valid, names)) if valid.height else pl.lit(None, pl.Float64))
+    k = max(int(valid["y"].sum()), 1)
+    metrics = ranking_metrics(scored, k)
+
+    registry.configure()
+    with stages("log and register"), mlflow.start_run(run_name=f"train as of {as_of}") as run:
+        mlflow.log_params({
+            "as_of": as_of.isoformat(), "data": str(data.resolve()), "feature_set_version": FEATURE_SET_VERSION,
+            "features": len(names), "best_iteration": model.best_iteration_ or model.n_estimators,
+            "training_data_sha256": fingerprint(train_set.select("account_id", "snapshot_at", "y", "weight", *names)),
+            "train_examples": train_set.height, "train_abuse": int(train_set["y"].sum()), "valid_examples": valid.height,
+            **{f"training.{k_}": v for k_, v in asdict(training).items()}, **{f"model.{k_}": v for k_, v in asdict(model_cfg).items()},
+        })  # fmt: skip
+        mlflow.log_metrics({name: value for name, value in metrics.items() if np.isfinite(value)})
+        registry.log_json({"feature_set_version": FEATURE_SET_VERSION, "features": names}, "feature_list.json")
+        if valid.height:
+            mlflow.log_figure(pr_figure(scored), "plots/pr_curve.png")
+            mlflow.log_figure(precision_at_k_figure(scored, k), "plots/precision_at_k.png")
+            groups = np.where(scored["y"].to_numpy() == 1, "abuse", np.where(scored["presumed"].to_numpy(), "presumed legit", "legit"))
+            mlflow.log_figure(score_figure(scored["score"].to_numpy(), groups, "Validation scores"), "plots/score_distribution.png")
+        mlflow.log_figure(importance_figure(names, model.booster_.feature_importance("gain")), "plots/feature_importance.png")
+        version = registry.log_model(model, feature_frame(train_set.head(50), names), {"feature_set_version": FEATURE_SET_VERSION})
+        champion_p = champion_precision(valid, k)
+        alias = registry.CHAMPION if promote(metrics["precision_at_k"], champion_p) else registry.CHALLENGER
+        registry.set_alias(version, alias)
+        mlflow.set_tags({"alias": alias, "registered_version": version})
+        if champion_p is not None:
+            mlflow.log_metric("champion_precision_at_k", champion_p)
+    log.info("registered %s version %s as %s (precision at k=%d: %.3f; champion: %s)", registry.MODEL_NAME, version,
+             alias, k, metrics["precision_at_k"], "none" if champion_p is None else f"{champion_p:.3f}")  # fmt: skip
+    return TrainResult(run.info.run_id, version, alias, metrics, champion_p)
+
+
+def champion_precision(valid: pl.DataFrame, k: int) -> float | None:
+    """The current champion re-scored on the same validation window; None when there is no
+    champion or it cannot score the current feature set."""
+    try:
+        champion = registry.load(registry.CHAMPION)
+        check_columns(valid, champion.columns)
+    except (registry.RegistryError, ValueError) as exc:
+        log.info("no comparable champion (%s)", exc)
+        return None
+    if not valid.height:
+        return float("nan")
+    scored = valid.with_columns(score=pl.Series(predict(champion.model, valid, champion.names)))
+    return ranking_metrics(scored, k)["precision_at_k"]
