@@ -23,7 +23,7 @@ from features.graph import (
     entity_links,
     entity_sharing,
     entity_stats,
-    labels_in_force,
+    known_abusers,
     ring_features,
     ring_links,
     ring_profile,
@@ -80,8 +80,10 @@ def build_features(
     first cut with `known_at`."""
     t = as_of_instant(as_of)
     given = {"accounts": accounts, "orders": orders, "payment_attempts": payment_attempts, "sessions": sessions, "labels": labels}
-    view = {name: None if frame is None else known_at(name, frame, t) for name, frame in given.items()}
-    acc, ords, atts = view["accounts"], view["orders"], view["payment_attempts"]
+    # Lazy views: each aggregation below reads only the columns and rows it needs.
+    view = {name: None if frame is None else known_at(name, frame.lazy(), t) for name, frame in given.items()}
+    acc, ords, atts = view["accounts"].collect(), view["orders"], view["payment_attempts"]
+    labels_known = None if view["labels"] is None else view["labels"].collect()
 
     campaigns = campaign_context(ords)
     regions, sellers = region_context(ords), seller_context(ords)
@@ -95,7 +97,7 @@ def build_features(
         per_account.append(history.join(payments, on="account_id", how="full", coalesce=True).join(context, on="account_id", how="left"))
     history = pl.concat(per_account, how="diagonal_relaxed")
 
-    facts = account_facts(acc, history, labels_in_force(view["labels"], acc), t)
+    facts = account_facts(acc, history, known_abusers(labels_known, acc), t)
     links = entity_links(view)
     stats = entity_stats(links, facts)
     sharing = entity_sharing(links, stats, facts)

@@ -34,6 +34,41 @@ class Feature:
             object.__setattr__(self, "expr", self.expr.alias(self.name))
 
 
+@dataclass(frozen=True)
+class Windowed:
+    """A per-row quantity (a flag or an amount) summed per account over every window: the
+    columns `{stem}_{window}`. Sums over nested windows are computed together (see
+    `features.time.windowed_sums`), which is what keeps a hundred counts cheap."""
+
+    stem: str
+    family: str
+    unit: str
+    meaning: str
+    value: pl.Expr
+
+    def features(self, windows: Iterable[str]) -> list[Feature]:
+        return [Feature(f"{self.stem}_{w}", self.family, w, self.unit, self.meaning) for w in windows]
+
+
+@dataclass(frozen=True)
+class WindowedRate:
+    """`events / trials` per window, smoothed: the columns `{stem}_{window}`."""
+
+    stem: str
+    family: str
+    meaning: str
+    events: str
+    trials: str
+    prior: float
+
+    def features(self, windows: Iterable[str]) -> list[Feature]:
+        return [
+            Feature(f"{self.stem}_{w}", self.family, w, "share", f"{self.meaning} (prior {self.prior})",
+                    smoothed_rate(pl.col(f"{self.events}_{w}"), pl.col(f"{self.trials}_{w}"), self.prior), fill=self.prior)
+            for w in windows
+        ]  # fmt: skip
+
+
 def smoothed_rate(events: pl.Expr, trials: pl.Expr, prior: float) -> pl.Expr:
     """(events + STRENGTH * prior) / (trials + STRENGTH): a rate that does not jump to 0 or 1
     on one order, and equals the prior for an account with none."""

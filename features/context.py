@@ -11,6 +11,7 @@ from __future__ import annotations
 import polars as pl
 
 from features.catalogue import Feature, smoothed_rate
+from features.time import Frame
 
 FLASH_HOURS = 6  # a campaign whose orders (first to 90th percentile) span less than this is a flash sale
 LOGISTICS_PRIOR = 0.03
@@ -27,37 +28,47 @@ def _is(column: str, value: str) -> pl.Expr:
     return (pl.col(column) == value).fill_null(False)
 
 
-def campaign_context(orders: pl.DataFrame) -> pl.DataFrame:
+def campaign_context(orders: Frame) -> pl.DataFrame:
     """Per campaign: first order time, whether it is a flash sale, and its stock-out rate."""
     paid = pl.col("paid_at").is_not_null()
     return (
-        orders.filter(pl.col("campaign_id").is_not_null())
+        orders.lazy()
+        .filter(pl.col("campaign_id").is_not_null())
         .group_by("campaign_id")
         .agg(
             campaign_start=pl.col("placed_at").min(),
             span=pl.col("placed_at").quantile(0.9, interpolation="linear") - pl.col("placed_at").min(),
             campaign_stockout_rate=_rate((paid & _is("cancel_initiator", "seller")).sum(), paid.sum(), STOCKOUT_PRIOR),
         )
-        .with_columns(flash=pl.col("span").dt.total_seconds() < FLASH_HOURS * 3600)
+        .with_columns(flash=pl.col("span") < pl.duration(hours=FLASH_HOURS))
         .drop("span")
+        .collect()
     )
 
 
-def region_context(orders: pl.DataFrame) -> pl.DataFrame:
+def region_context(orders: Frame) -> pl.DataFrame:
     """Per destination (ship_country, ship_region): logistics failures and buyer refusals per shipped order."""
     shipped = pl.col("shipped_at").is_not_null()
     after_ship = shipped & (pl.col("shipped_at") <= pl.col("cancelled_at")).fill_null(False)
-    return orders.group_by("ship_country", "ship_region").agg(
-        region_logistics_rate=_rate((shipped & _is("cancel_initiator", "logistics")).sum(), shipped.sum(), LOGISTICS_PRIOR),
-        region_refusal_rate=_rate((after_ship & _is("cancel_initiator", "buyer")).sum(), shipped.sum(), REFUSAL_PRIOR),
+    return (
+        orders.lazy()
+        .group_by("ship_country", "ship_region")
+        .agg(
+            region_logistics_rate=_rate((shipped & _is("cancel_initiator", "logistics")).sum(), shipped.sum(), LOGISTICS_PRIOR),
+            region_refusal_rate=_rate((after_ship & _is("cancel_initiator", "buyer")).sum(), shipped.sum(), REFUSAL_PRIOR),
+        )
+        .collect()
     )
 
 
-def seller_context(orders: pl.DataFrame) -> pl.DataFrame:
+def seller_context(orders: Frame) -> pl.DataFrame:
     """Per seller: merchant (seller-initiated) cancellations per paid order."""
     paid = pl.col("paid_at").is_not_null()
-    return orders.group_by("seller_id").agg(
-        seller_stockout_rate=_rate((paid & _is("cancel_initiator", "seller")).sum(), paid.sum(), STOCKOUT_PRIOR)
+    return (
+        orders.lazy()
+        .group_by("seller_id")
+        .agg(seller_stockout_rate=_rate((paid & _is("cancel_initiator", "seller")).sum(), paid.sum(), STOCKOUT_PRIOR))
+        .collect()
     )
 
 
@@ -91,13 +102,12 @@ def context_features() -> list[Feature]:
     ]  # fmt: skip
 
 
-def context_history(
-    orders: pl.DataFrame, campaigns: pl.DataFrame, regions: pl.DataFrame, sellers: pl.DataFrame
-) -> pl.DataFrame:
+def context_history(orders: Frame, campaigns: pl.DataFrame, regions: pl.DataFrame, sellers: pl.DataFrame) -> pl.DataFrame:
     """Context columns for every account with at least one order."""
     joined = (
-        orders.join(regions, on=["ship_country", "ship_region"], how="left", nulls_equal=True)
-        .join(sellers, on="seller_id", how="left")
-        .join(campaigns.select("campaign_id", "campaign_stockout_rate"), on="campaign_id", how="left")
+        orders.lazy()
+        .join(regions.lazy(), on=["ship_country", "ship_region"], how="left", nulls_equal=True)
+        .join(sellers.lazy(), on="seller_id", how="left")
+        .join(campaigns.lazy().select("campaign_id", "campaign_stockout_rate"), on="campaign_id", how="left")
     )
-    return joined.group_by("account_id").agg([f.expr for f in context_features()])
+    return joined.group_by("account_id").agg([f.expr for f in context_features()]).collect()

@@ -30,6 +30,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from features.catalogue import Feature, smoothed_rate
+from features.time import Frame
 
 KINDS = ("device", "card", "address", "net")
 PLURAL = {"device": "devices", "card": "cards", "address": "addresses", "net": "nets"}
@@ -49,18 +50,18 @@ SOURCES = (
 )
 
 
-def entity_links(tables: dict[str, pl.DataFrame | None]) -> pl.DataFrame:
+def entity_links(tables: dict[str, Frame | None]) -> pl.DataFrame:
     """Unique (account_id, kind, entity_id) links from the given tables (absent ones skipped)."""
     parts = [
-        tables[table].select("account_id", pl.lit(kind).alias("kind"), pl.col(column).alias("entity_id"))
+        tables[table].lazy().select("account_id", pl.lit(kind).alias("kind"), pl.col(column).alias("entity_id"))
         .drop_nulls("entity_id").unique()  # de-duplicate per source: the concatenation stays small
         for table, column, kind in SOURCES
         if tables.get(table) is not None
     ]  # fmt: skip
-    return pl.concat(parts).unique().sort("kind", "entity_id", "account_id")
+    return pl.concat(parts).unique().sort("kind", "entity_id", "account_id").collect()
 
 
-def labels_in_force(labels: pl.DataFrame | None, accounts: pl.DataFrame) -> pl.DataFrame:
+def known_abusers(labels: pl.DataFrame | None, accounts: pl.DataFrame) -> pl.DataFrame:
     """account_id, known_abuser: the latest label decided before t is `abuse` (labels already cut at t)."""
     if labels is None or labels.is_empty():
         return accounts.select("account_id", known_abuser=pl.lit(False))

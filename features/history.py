@@ -11,8 +11,8 @@ from datetime import datetime
 
 import polars as pl
 
-from features.catalogue import Feature, smoothed_rate
-from features.time import WINDOWS, in_window
+from features.catalogue import Feature, Windowed, WindowedRate, smoothed_rate
+from features.time import WINDOWS, Frame, in_window, windowed_sums
 
 INITIATORS = ("buyer", "seller", "logistics", "payment", "platform")
 STAGES = ("before_payment", "after_payment", "after_shipment")
@@ -22,7 +22,7 @@ BUYER_CANCEL_PRIOR = 0.08
 CANCEL_PRIOR = 0.18
 
 
-def order_facts(orders: pl.DataFrame, campaigns: pl.DataFrame) -> pl.DataFrame:
+def order_facts(orders: Frame, campaigns: pl.DataFrame) -> pl.LazyFrame:
     """One row per order with the flags the history aggregates count."""
     cancelled = pl.col("cancelled_at").is_not_null()
     # A missing timestamp compares as null, so "paid before the cancel" must be spelled as
@@ -42,7 +42,8 @@ def order_facts(orders: pl.DataFrame, campaigns: pl.DataFrame) -> pl.DataFrame:
     since_campaign = pl.col("placed_at") - pl.col("campaign_start")
     list_price = pl.col("amount_usd") + pl.col("discount_usd")
     return (
-        orders.join(campaigns, on="campaign_id", how="left")
+        orders.lazy()
+        .join(campaigns.lazy(), on="campaign_id", how="left")
         .with_columns(
             cancelled=cancelled,
             stage=stage,
@@ -58,65 +59,71 @@ def order_facts(orders: pl.DataFrame, campaigns: pl.DataFrame) -> pl.DataFrame:
     )  # fmt: skip
 
 
-def _count(mask: pl.Expr) -> pl.Expr:
-    return mask.cast(pl.UInt32).sum()
+def _initiator(who: str) -> pl.Expr:
+    return (pl.col("cancel_initiator") == who).fill_null(False)
+
+
+# Counts (and one amount) per account over every window in features.time.WINDOWS.
+HISTORY_SUMS = [
+    Windowed("orders", "orders", "orders", "orders placed", pl.col("placed_at").is_not_null()),
+    Windowed("cancels", "cancellations", "orders", "orders placed in the window and cancelled by t", pl.col("cancelled")),
+    *[Windowed(f"{who}_cancels", "cancellations", "orders", f"orders cancelled by the {who}", _initiator(who)) for who in INITIATORS],
+    *[
+        Windowed(f"buyer_cancels_{stage}", "cancellations", "orders",
+                 f"buyer cancellations {stage.replace('_', ' ')}" + (" (before shipment)" if stage == "after_payment" else ""),
+                 pl.col("buyer") & (pl.col("stage") == stage))
+        for stage in STAGES
+    ],
+    Windowed("fast_buyer_cancels", "timing", "orders",
+             f"buyer cancellations within {FAST_MINUTES} minutes of placing (or paying for) the order", pl.col("fast")),
+    Windowed("unpaid_timeouts", "payments", "orders", "orders never paid and cancelled as payment_timeout", pl.col("timeout")),
+    Windowed("campaign_orders", "campaigns", "orders", "orders placed under a campaign", pl.col("campaign")),
+    Windowed("campaign_cancels", "campaigns", "orders", "campaign orders cancelled by the buyer or unpaid",
+             pl.col("campaign") & (pl.col("buyer") | pl.col("timeout"))),
+    Windowed("flash_orders", "campaigns", "orders", "orders placed in a flash sale (a campaign whose orders span under 6 hours)",
+             pl.col("flash")),
+    Windowed("early_campaign_orders", "campaigns", "orders",
+             f"orders placed within {EARLY_MINUTES} minutes of the campaign's first order", pl.col("early")),
+    Windowed("discount_on_buyer_cancels_usd", "campaigns", "USD", "discount value on orders the buyer cancelled",
+             pl.when(pl.col("buyer")).then(pl.col("discount_usd")).otherwise(0.0)),
+]  # fmt: skip
+HISTORY_RATES = [
+    WindowedRate("cancel_rate", "cancellations", "cancelled share of orders", "cancels", "orders", CANCEL_PRIOR),
+    WindowedRate("buyer_cancel_rate", "cancellations", "buyer-cancelled share of orders", "buyer_cancels", "orders", BUYER_CANCEL_PRIOR),
+]
 
 
 def history_features(t: datetime) -> list[Feature]:
-    """Declarations of every history column, aggregating `order_facts` rows per account."""
-    out: list[Feature] = []
-    for w in WINDOWS:
-        m = in_window("placed_at", t, w)
-        cancelled, buyer = pl.col("cancelled"), pl.col("buyer")
-        out += [
-            Feature(f"orders_{w}", "orders", w, "orders", "orders placed", _count(m)),
-            Feature(f"cancels_{w}", "cancellations", w, "orders", "orders placed in the window and cancelled by t", _count(m & cancelled)),
-            Feature(f"cancel_rate_{w}", "cancellations", w, "share", f"cancelled share of orders (prior {CANCEL_PRIOR})",
-                    smoothed_rate(_count(m & cancelled), _count(m), CANCEL_PRIOR), fill=CANCEL_PRIOR),
-        ]  # fmt: skip
-        out += [
-            Feature(f"{who}_cancels_{w}", "cancellations", w, "orders", f"orders cancelled by the {who}",
-                    _count(m & (pl.col("cancel_initiator") == who).fill_null(False)))
-            for who in INITIATORS
-        ]  # fmt: skip
-        out += [
-            Feature(f"buyer_cancels_{stage}_{w}", "cancellations", w, "orders",
-                    f"buyer cancellations {stage.replace('_', ' ')}" + (" (before shipment)" if stage == "after_payment" else ""),
-                    _count(m & buyer & (pl.col("stage") == stage)))
-            for stage in STAGES
-        ]  # fmt: skip
-        out += [
-            Feature(f"buyer_cancel_rate_{w}", "cancellations", w, "share",
-                    f"buyer-cancelled share of orders (prior {BUYER_CANCEL_PRIOR})",
-                    smoothed_rate(_count(m & buyer), _count(m), BUYER_CANCEL_PRIOR), fill=BUYER_CANCEL_PRIOR),
-            Feature(f"fast_buyer_cancels_{w}", "timing", w, "orders",
-                    f"buyer cancellations within {FAST_MINUTES} minutes of placing (or paying for) the order",
-                    _count(m & pl.col("fast"))),
-            Feature(f"unpaid_timeouts_{w}", "payments", w, "orders", "orders never paid and cancelled as payment_timeout",
-                    _count(m & pl.col("timeout"))),
-            Feature(f"campaign_orders_{w}", "campaigns", w, "orders", "orders placed under a campaign", _count(m & pl.col("campaign"))),
-            Feature(f"campaign_cancels_{w}", "campaigns", w, "orders", "campaign orders cancelled by the buyer or unpaid",
-                    _count(m & pl.col("campaign") & (buyer | pl.col("timeout")))),
-            Feature(f"flash_orders_{w}", "campaigns", w, "orders", "orders placed in a flash sale (a campaign whose orders span under 6 hours)",
-                    _count(m & pl.col("flash"))),
-            Feature(f"early_campaign_orders_{w}", "campaigns", w, "orders",
-                    f"orders placed within {EARLY_MINUTES} minutes of the campaign's first order", _count(m & pl.col("early"))),
-            Feature(f"discount_on_buyer_cancels_usd_{w}", "campaigns", w, "USD", "discount value on orders the buyer cancelled",
-                    pl.col("discount_usd").filter(m & buyer).sum()),
-        ]  # fmt: skip
+    """Declarations of every history column except concentration, in table order."""
+    return [
+        *[f for s in HISTORY_SUMS for f in s.features(WINDOWS)],
+        *_rates(),
+        *_row_features(t),
+    ]
+
+
+def _rates() -> list[Feature]:
+    """Columns computed from the windowed sums rather than aggregated from rows."""
+    return [
+        *[f for r in HISTORY_RATES for f in r.features(WINDOWS)],
+        Feature("fast_buyer_cancel_share_lifetime", "timing", "lifetime", "share", "fast buyer cancels over all buyer cancels (prior 0.2)",
+                smoothed_rate(pl.col("fast_buyer_cancels_lifetime"), pl.col("buyer_cancels_lifetime"), 0.2), fill=0.2),
+        Feature("early_campaign_share_lifetime", "campaigns", "lifetime", "share", "early orders over campaign orders (prior 0.05)",
+                smoothed_rate(pl.col("early_campaign_orders_lifetime"), pl.col("campaign_orders_lifetime"), 0.05), fill=0.05),
+    ]  # fmt: skip
+
+
+def _row_features(t: datetime) -> list[Feature]:
+    """Aggregations that do not add up over windows: medians, distinct counts, first/last."""
     minutes = pl.col("buyer_minutes")
     days = lambda e: e.dt.total_seconds() / 86_400  # noqa: E731
-    out += [
+    return [
         Feature("buyer_cancel_minutes_median_30d", "timing", "30d", "minutes", "median minutes from placing (or paying) to a buyer cancel",
                 minutes.filter(in_window("placed_at", t, "30d")).median(), fill=None),
         Feature("buyer_cancel_minutes_median_lifetime", "timing", "lifetime", "minutes", "median minutes from placing (or paying) to a buyer cancel",
                 minutes.median(), fill=None),
         Feature("buyer_cancel_minutes_p10_lifetime", "timing", "lifetime", "minutes", "10th percentile of minutes to a buyer cancel",
                 minutes.quantile(0.1, interpolation="linear"), fill=None),
-        Feature("fast_buyer_cancel_share_lifetime", "timing", "lifetime", "share", "fast buyer cancels over all buyer cancels (prior 0.2)",
-                smoothed_rate(_count(pl.col("fast")), _count(pl.col("buyer")), 0.2), fill=0.2),
-        Feature("early_campaign_share_lifetime", "campaigns", "lifetime", "share", "early orders over campaign orders (prior 0.05)",
-                smoothed_rate(_count(pl.col("early")), _count(pl.col("campaign")), 0.05), fill=0.05),
         Feature("discount_share_mean_lifetime", "campaigns", "lifetime", "share", "mean discount as a share of list price", pl.col("discount_share").mean(), fill=None),
         Feature("order_usd_mean_lifetime", "orders", "lifetime", "USD", "mean order total after discount", pl.col("amount_usd").mean(), fill=None),
         Feature("distinct_sellers_lifetime", "sellers", "lifetime", "sellers", "sellers ordered from", pl.col("seller_id").n_unique()),
@@ -127,7 +134,6 @@ def history_features(t: datetime) -> list[Feature]:
                 pl.col("placed_at").sort().diff().dt.total_seconds().median() / 3600, fill=None),
         Feature("active_days_lifetime", "tempo", "lifetime", "days", "distinct UTC days with an order", pl.col("placed_at").dt.date().n_unique()),
     ]  # fmt: skip
-    return out
 
 
 def concentration_features() -> list[Feature]:
@@ -146,7 +152,7 @@ def concentration_features() -> list[Feature]:
     ]  # fmt: skip
 
 
-def concentration(facts: pl.DataFrame, t: datetime) -> pl.DataFrame:
+def concentration(facts: pl.LazyFrame, t: datetime) -> pl.DataFrame:
     """Repeats and concentration per account. Grouping every order by (account, seller)
     barely shrinks the table, so cancellations are grouped on their own and order-level
     concentration uses one (account, seller) count."""
@@ -178,8 +184,10 @@ def concentration(facts: pl.DataFrame, t: datetime) -> pl.DataFrame:
     return result.select("account_id", *names).with_columns(pl.col("max_orders_in_hour_30d").fill_null(0)).collect()
 
 
-def order_history(orders: pl.DataFrame, campaigns: pl.DataFrame, t: datetime) -> pl.DataFrame:
+def order_history(orders: Frame, campaigns: pl.DataFrame, t: datetime) -> pl.DataFrame:
     """All history columns for every account with at least one order known at t."""
     facts = order_facts(orders, campaigns)
-    windowed = facts.group_by("account_id").agg([f.expr for f in history_features(t)])
-    return windowed.join(concentration(facts, t), on="account_id", how="left")
+    sums = windowed_sums(facts, "placed_at", t, HISTORY_SUMS)
+    other = facts.group_by("account_id").agg(f.expr for f in _row_features(t)).collect()
+    rates = [f.expr for f in _rates()]
+    return sums.join(other, on="account_id").with_columns(rates).join(concentration(facts, t), on="account_id", how="left")

@@ -10,42 +10,50 @@ from datetime import datetime
 
 import polars as pl
 
-from features.catalogue import Feature, smoothed_rate
-from features.time import WINDOWS, in_window
+from features.catalogue import Feature, Windowed, WindowedRate
+from features.time import WINDOWS, Frame, in_window, windowed_sums
 
 DECLINE_CODES = ("insufficient_funds", "card_declined", "risk_declined", "timeout")
 FAILED_PRIOR = 0.05
 
 
+PAYMENT_SUMS = [
+    Windowed("payment_attempts", "payments", "attempts", "payment attempts", pl.col("attempted_at").is_not_null()),
+    Windowed("failed_payment_attempts", "payments", "attempts", "failed payment attempts", ~pl.col("succeeded")),
+]
+PAYMENT_RATES = [
+    WindowedRate("failed_payment_rate", "payments", "failed share of attempts", "failed_payment_attempts", "payment_attempts", FAILED_PRIOR)
+]
+
+
 def payment_features(t: datetime) -> list[Feature]:
-    """Declarations of every payment column, aggregating attempts per account."""
-    failed = ~pl.col("succeeded")
-    out: list[Feature] = []
-    for w in WINDOWS:
-        m = in_window("attempted_at", t, w)
-        out += [
-            Feature(f"payment_attempts_{w}", "payments", w, "attempts", "payment attempts", m.cast(pl.UInt32).sum()),
-            Feature(f"failed_payment_attempts_{w}", "payments", w, "attempts", "failed payment attempts", (m & failed).cast(pl.UInt32).sum()),
-            Feature(f"failed_payment_rate_{w}", "payments", w, "share", f"failed share of attempts (prior {FAILED_PRIOR})",
-                    smoothed_rate((m & failed).cast(pl.UInt32).sum(), m.cast(pl.UInt32).sum(), FAILED_PRIOR), fill=FAILED_PRIOR),
-        ]  # fmt: skip
-        if w in ("7d", "30d", "lifetime"):
-            out.append(Feature(f"instruments_tried_{w}", "payments", w, "instruments", "distinct instruments tried",
-                               pl.col("instrument_id").filter(m).n_unique()))  # fmt: skip
-    code = pl.col("failure_code")
-    out += [
-        Feature(f"declines_{c}_lifetime", "payments", "lifetime", "attempts", f"attempts failed with code {c}",
-                (code == c).fill_null(False).cast(pl.UInt32).sum())
-        for c in DECLINE_CODES
-    ]  # fmt: skip
-    out += [
+    """Declarations of every per-account payment column, in table order."""
+    return [
+        *[f for s in PAYMENT_SUMS for f in s.features(WINDOWS)],
+        *[f for r in PAYMENT_RATES for f in r.features(WINDOWS)],
+        *_row_features(t),
+    ]
+
+
+def _row_features(t: datetime) -> list[Feature]:
+    failed, code = ~pl.col("succeeded"), pl.col("failure_code")
+    return [
+        *[
+            Feature(f"instruments_tried_{w}", "payments", w, "instruments", "distinct instruments tried",
+                    pl.col("instrument_id").filter(in_window("attempted_at", t, w)).n_unique())
+            for w in ("7d", "30d", "lifetime")
+        ],
+        *[
+            Feature(f"declines_{c}_lifetime", "payments", "lifetime", "attempts", f"attempts failed with code {c}",
+                    (code == c).fill_null(False).sum())
+            for c in DECLINE_CODES
+        ],
         Feature("declines_other_lifetime", "payments", "lifetime", "attempts", "attempts failed with any other code",
-                (failed & ~code.is_in(DECLINE_CODES).fill_null(False)).cast(pl.UInt32).sum()),
+                (failed & ~code.is_in(DECLINE_CODES).fill_null(False)).sum()),
         Feature("instruments_never_succeeded_lifetime", "payments", "lifetime", "instruments",
                 "instruments tried that never had a successful attempt",
                 pl.col("instrument_id").n_unique() - pl.col("instrument_id").filter(pl.col("succeeded")).n_unique()),
     ]  # fmt: skip
-    return out
 
 
 def per_order_features() -> list[Feature]:
@@ -56,11 +64,13 @@ def per_order_features() -> list[Feature]:
     ]  # fmt: skip
 
 
-def payment_history(attempts: pl.DataFrame, t: datetime) -> pl.DataFrame:
+def payment_history(attempts: Frame, t: datetime) -> pl.DataFrame:
     """All payment columns for every account with at least one attempt known at t."""
-    per_account = attempts.group_by("account_id").agg([f.expr for f in payment_features(t)])
+    sums = windowed_sums(attempts, "attempted_at", t, PAYMENT_SUMS).lazy().with_columns(f.expr for r in PAYMENT_RATES for f in r.features(WINDOWS))
+    per_account = sums.join(attempts.lazy().group_by("account_id").agg(f.expr for f in _row_features(t)), on="account_id")
     per_order = (
-        attempts.group_by("account_id", "order_id")
+        attempts.lazy()
+        .group_by("account_id", "order_id")
         .agg(n=pl.len(), instruments=pl.col("instrument_id").n_unique(), failed=(~pl.col("succeeded")).any())
         .group_by("account_id")
         .agg(
@@ -69,4 +79,4 @@ def payment_history(attempts: pl.DataFrame, t: datetime) -> pl.DataFrame:
             orders_with_failed_payment_lifetime=pl.col("failed").cast(pl.UInt32).sum(),
         )
     )
-    return per_account.join(per_order, on="account_id", how="left")
+    return per_account.join(per_order, on="account_id", how="left").collect()

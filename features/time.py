@@ -12,6 +12,10 @@ from datetime import UTC, date, datetime, timedelta
 
 import polars as pl
 
+# Feature functions take eager or lazy frames: lazy inputs let polars read only the columns
+# each aggregation needs (the orders table is the largest thing in memory).
+Frame = pl.DataFrame | pl.LazyFrame
+
 # Windows end at t (exclusive) and reach back this many days; "lifetime" is everything known.
 WINDOWS: dict[str, int | None] = {"1d": 1, "7d": 7, "30d": 30, "90d": 90, "lifetime": None}
 
@@ -37,7 +41,7 @@ def as_of_end(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1)
 
 
-def known_at(table: str, frame: pl.DataFrame, t: datetime) -> pl.DataFrame:
+def known_at(table: str, frame: Frame, t: datetime) -> Frame:
     """The rows of `table` known before `t`, with order states reached later unset."""
     known = frame.filter(pl.col(EVENT_TIME[table]) < t)
     if table != "orders":
@@ -52,6 +56,25 @@ def known_at(table: str, frame: pl.DataFrame, t: datetime) -> pl.DataFrame:
 def window_start(t: datetime, window: str) -> datetime | None:
     days = WINDOWS[window]
     return None if days is None else t - timedelta(days=days)
+
+
+def window_index(column: str, t: datetime) -> pl.Expr:
+    """Index into WINDOWS of the narrowest window holding the row (windows are nested)."""
+    expr = pl.lit(len(WINDOWS) - 1, dtype=pl.UInt8)
+    for i, window in reversed(list(enumerate(WINDOWS))[:-1]):
+        expr = pl.when(pl.col(column) >= window_start(t, window)).then(pl.lit(i, dtype=pl.UInt8)).otherwise(expr)
+    return expr
+
+
+def windowed_sums(frame: Frame, column: str, t: datetime, sums: list, key: str = "account_id") -> pl.DataFrame:
+    """`{stem}_{window}` for every `features.catalogue.Windowed` in `sums` and every window.
+
+    Rows are first summed per (key, narrowest window), then each window adds up its own and
+    all narrower parts: a few sums per row instead of one per row per window."""
+    per_part = frame.lazy().group_by(key, window_index(column, t).alias("_window")).agg(s.value.sum().alias(s.stem) for s in sums)
+    return per_part.group_by(key).agg(
+        pl.col(s.stem).filter(pl.col("_window") <= i).sum().alias(f"{s.stem}_{w}") for s in sums for i, w in enumerate(WINDOWS)
+    ).collect()
 
 
 def in_window(column: str, t: datetime, window: str) -> pl.Expr:

@@ -16,7 +16,7 @@ from features.graph import (
     entity_links,
     entity_sharing,
     entity_stats,
-    labels_in_force,
+    known_abusers,
     ring_graph,
     ring_links,
     ring_profile,
@@ -42,7 +42,7 @@ def history_of(**per_account: tuple[int, int, int, int]) -> pl.DataFrame:
 def facts_of(acc: pl.DataFrame, history: pl.DataFrame | None = None, label_rows: pl.DataFrame | None = None, t=T):
     """account_facts as build_features makes them: labels cut at t before deciding who is in force."""
     history = history_of() if history is None else history
-    known = labels_in_force(None if label_rows is None else known_at("labels", label_rows, t), acc)
+    known = known_abusers(None if label_rows is None else known_at("labels", label_rows, t), acc)
     return account_facts(acc, history, known, t)
 
 
@@ -98,9 +98,9 @@ def test_the_latest_label_decided_before_t_is_in_force():
         dict(account_id="d", label="legit", decided_at=T - 10 * DAY),
         dict(account_id="d", label="abuse", decided_at=T - US),  # confirmed later
     )
-    got = labels_in_force(known_at("labels", given, T), acc)
+    got = known_abusers(known_at("labels", given, T), acc)
     assert dict(got.iter_rows()) == {"a": True, "b": False, "c": False, "d": True, "e": False}
-    assert dict(labels_in_force(None, acc).iter_rows()) == dict.fromkeys("abcde", False)
+    assert dict(known_abusers(None, acc).iter_rows()) == dict.fromkeys("abcde", False)
 
 
 # -- entity figures and sharing ----------------------------------------------------------------
