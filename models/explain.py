@@ -49,6 +49,15 @@ def _shown(value: float, unit: str) -> str:
 COUNT_UNITS = ("orders", "attempts", "accounts", "instruments", "sellers", "items", "devices", "cards", "addresses", "nets")
 
 
+def _ordinal(percentile: float) -> str:
+    """99.8 -> "99.8th", 2.1 -> "2.1st", 42 -> "42nd" (the suffix follows the last digit shown)."""
+    shown = f"{percentile:.1f}".removesuffix(".0")
+    last = shown[-1]
+    teen = len(shown) >= 2 and shown[-2] == "1" and "." not in shown[-2:]
+    suffix = "th" if teen or last not in "123" else {"1": "st", "2": "nd", "3": "rd"}[last]
+    return shown + suffix
+
+
 def _sentence(name: str, value: float, percentile: float, median: float) -> str:
     """E.g. "buyer cancellations within 10 minutes of placing (or paying for) the order, last
     30 days: 17 (99.8th percentile; typical 0)"."""
@@ -56,7 +65,7 @@ def _sentence(name: str, value: float, percentile: float, median: float) -> str:
     if f is None:
         return f"{name}: {value:g}"
     window = WINDOW_TEXT.get(f.window, f.window)
-    where = f"typical {_shown(median, f.unit)}" if f.unit == "0/1" else f"{percentile:.1f}th percentile; typical {_shown(median, f.unit)}"
+    where = f"typical {_shown(median, f.unit)}" if f.unit == "0/1" else f"{_ordinal(percentile)} percentile; typical {_shown(median, f.unit)}"
     return f"{f.meaning}, {window}: {_shown(value, f.unit)} ({where})"
 
 
@@ -75,8 +84,8 @@ def ring_evidence(row: dict) -> dict | None:
     size = int(row["ring_size"])
     confirmed = int(round(row["ring_known_abuser_share"] * (size - 1)))
     text = (
-        f"ring {row['ring_id']} of {size} accounts; up to {int(row['max_accounts_per_device'])} accounts share one of its "
-        f"devices and {int(row['max_accounts_per_card'])} one of its cards; {confirmed} other member(s) already confirmed abusers"
+        f"ring {row['ring_id']} of {size} accounts; its most shared device is used by {int(row['max_accounts_per_device'])} "
+        f"accounts and its most shared card by {int(row['max_accounts_per_card'])}; {confirmed} other member(s) already confirmed abusers"
     )
     return {"feature": "ring_evidence", "ring_id": row["ring_id"], "value": size, "confirmed_members": confirmed, "text": text}
 

@@ -3,16 +3,12 @@ importance, score distributions. Each function returns a matplotlib Figure (no I
 
 from __future__ import annotations
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import polars as pl
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")  # batch jobs have no display; notebooks switch to their inline backend themselves
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import polars as pl  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from models.evaluate import BASELINES, pr_curve, precision_curve  # noqa: E402
+from models.evaluate import BASELINES, pr_curve, precision_curve
 
 
 def pr_figure(frame: pl.DataFrame) -> Figure:

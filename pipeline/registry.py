@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import os
+import sys
+from contextlib import redirect_stderr
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,11 +40,18 @@ def tracking_uri() -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path.cwd() / 'mlflow.db'}"
 
 
+def _mlflow_chatter_to_stdout() -> redirect_stderr:
+    """MLflow prints its progress ("Creating initial MLflow database tables", "Created version
+    '2'") on stderr, which carries nothing but the one line of a failure here (pipeline.progress)."""
+    return redirect_stderr(sys.stdout)
+
+
 def configure() -> MlflowClient:
     """Point MLflow at the tracking store and the project's experiment."""
     mlflow.set_tracking_uri(tracking_uri())
     try:
-        mlflow.set_experiment(EXPERIMENT)
+        with _mlflow_chatter_to_stdout():
+            mlflow.set_experiment(EXPERIMENT)
     except MlflowException as exc:
         raise RegistryError(f"MLflow tracking store {tracking_uri()} is not usable: {exc.message}") from None
     return MlflowClient()
@@ -78,22 +87,25 @@ def load(alias: str = CHAMPION) -> RegisteredModel:
             f"no model has the alias '{alias}' in the registry at {tracking_uri()}: run `buyer-abuse train` first"
         ) from None
     uri = f"models:/{MODEL_NAME}@{alias}"
-    info = mlflow.models.get_model_info(uri)
+    with _mlflow_chatter_to_stdout():
+        info = mlflow.models.get_model_info(uri)
+        model = mlflow.lightgbm.load_model(uri)
     columns = {c.name: _SIGNATURE_TYPES.get(c.type.name, c.type.name) for c in info.signature.inputs.inputs}
-    return RegisteredModel(mlflow.lightgbm.load_model(uri), str(version.version), columns)
+    return RegisteredModel(model, str(version.version), columns)
 
 
 def log_model(model: lgb.LGBMClassifier, example, tags: dict[str, str]) -> str:
     """Log the model in the active run and register it; returns the new version number."""
     signature = infer_signature(example, model.predict_proba(example)[:, 1])
-    info = mlflow.lightgbm.log_model(
-        model,
-        name="model",
-        signature=signature,
-        registered_model_name=MODEL_NAME,
-        pip_requirements=[f"lightgbm=={lgb.__version__}"],  # skips MLflow's slow requirement inference
-        tags=tags,
-    )
+    with _mlflow_chatter_to_stdout():
+        info = mlflow.lightgbm.log_model(
+            model,
+            name="model",
+            signature=signature,
+            registered_model_name=MODEL_NAME,
+            pip_requirements=[f"lightgbm=={lgb.__version__}"],  # skips MLflow's slow requirement inference
+            tags=tags,
+        )
     return str(info.registered_model_version)
 
 
@@ -103,3 +115,12 @@ def set_alias(version: str, alias: str) -> None:
 
 def log_json(data: object, name: str) -> None:
     mlflow.log_text(json.dumps(data, indent=2, default=str), name)
+
+
+def log_figure(figure, name: str) -> None:
+    """Log a matplotlib figure in the active run, then close it: pyplot keeps every figure it
+    made open until closed, so each training run would otherwise leak its plots."""
+    import matplotlib.pyplot as plt
+
+    mlflow.log_figure(figure, name)
+    plt.close(figure)

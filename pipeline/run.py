@@ -80,10 +80,17 @@ def run(cfg: RunConfig) -> dict:
 
 def _run_locked(cfg: RunConfig) -> dict:
     stages = Stages()
-    t = as_of_end(cfg.as_of)
-    url = cfg.review_db or review_db.default_url()
     with stages("connect"):
-        engine = review_db.connect(url)
+        engine = review_db.connect(cfg.review_db or review_db.default_url())
+    try:
+        return _batch(cfg, engine, stages)
+    finally:
+        engine.dispose()  # also after a failure: PostgreSQL connections are not left open
+
+
+def _batch(cfg: RunConfig, engine, stages: Stages) -> dict:
+    t = as_of_end(cfg.as_of)
+    with stages("champion"):
         champion = registry.load(registry.CHAMPION)
     with stages("validate"):
         loaded = load_snapshot(cfg.data, reject_limit=cfg.reject_limit)
@@ -104,7 +111,13 @@ def _run_locked(cfg: RunConfig) -> dict:
             .select("account_id", "score", pl.col("rank").cast(pl.Int64))
         )
         confirmed = set() if labels is None else set(labels_in_force(labels, t).filter(pl.col("label") == "abuse")["account_id"])
-        queued = scores.filter(~pl.col("account_id").is_in(list(confirmed))).head(cfg.capacity)
+        # The queue is ranked 1..capacity among the accounts it holds (confirmed abusers are not
+        # queued again); scores.parquet keeps every account's rank in the whole run.
+        queued = (
+            scores.filter(~pl.col("account_id").is_in(list(confirmed)))
+            .head(cfg.capacity)
+            .with_columns(rank=pl.int_range(1, pl.len() + 1, dtype=pl.Int64))
+        )
         flagged = queued.join(features, on="account_id").sort("rank")
         queue = flagged.select(
             "account_id", "score", "rank", "ring_id",
@@ -130,6 +143,7 @@ def _run_locked(cfg: RunConfig) -> dict:
         "inputs": summarize(loaded),
         "accounts": features.height,
         "scored": scores.height,
+        "capacity": cfg.capacity,
         "queued": written,
         "already_confirmed_excluded": int(scores.filter(pl.col("account_id").is_in(list(confirmed))).height),
         "score_quantiles": _quantiles(scores["score"]),
@@ -139,7 +153,6 @@ def _run_locked(cfg: RunConfig) -> dict:
     }
     (partial / "summary.json").write_text(json.dumps(summary, indent=2))
     _replace(partial, cfg.run_dir)
-    engine.dispose()
     return summary
 
 

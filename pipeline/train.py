@@ -12,6 +12,7 @@ from pathlib import Path
 import mlflow
 import numpy as np
 import polars as pl
+import polars.selectors as cs
 
 from features.build import FEATURE_SET_VERSION, build_features, feature_names
 from features.time import as_of_end
@@ -37,8 +38,11 @@ class TrainResult:
 
 
 def fingerprint(frame: pl.DataFrame) -> str:
-    """SHA-256 of the training rows (order-independent), logged so a run names its exact data."""
-    hashes = np.sort(frame.hash_rows(seed=0).to_numpy())
+    """SHA-256 of the training rows (order-independent), logged so a run names its exact data.
+
+    Floats are rounded to 10 significant digits first: polars' parallel aggregations sum in a
+    varying order, so the same snapshot gives features that differ in the last bit from run to run."""
+    hashes = np.sort(frame.with_columns(cs.float().round_sig_figs(10)).hash_rows(seed=0).to_numpy())
     return hashlib.sha256(hashes.tobytes()).hexdigest()
 
 
@@ -73,8 +77,12 @@ def train(
         snaps = feature_snapshots(snapshot, labels, snapshot_times(t, training))
     with stages("training set"):
         examples = training_examples(snaps, labels, t, training)
-        train_set, valid = examples.filter(pl.col("part") == "train"), examples.filter(pl.col("part") == "valid")
-        log.info("training examples: %d (%d abuse), validation: %d (%d abuse)",
+        train_set = examples.filter(pl.col("part") == "train")
+        # Validation ranks labelled accounts only: the presumed-legit sample holds unlabelled
+        # abusers, which would count as false positives exactly when a model finds them.
+        valid_all = examples.filter(pl.col("part") == "valid")
+        valid = valid_all.filter(~pl.col("presumed"))
+        log.info("training examples: %d (%d abuse), validation: %d labelled (%d abuse)",
                  train_set.height, int(train_set["y"].sum()), valid.height, int(valid["y"].sum()))  # fmt: skip
     with stages("fit"):
         try:
@@ -85,6 +93,9 @@ def train(
     scored = valid.with_columns(score=pl.Series(predict(model, valid, names)) if valid.height else pl.lit(None, pl.Float64))
     k = max(int(valid["y"].sum()), 1)
     metrics = ranking_metrics(scored, k)
+    if valid_all.height > valid.height:  # for reference: the same k with the presumed-legit background mixed in
+        background = valid_all.with_columns(score=pl.Series(predict(model, valid_all, names)))
+        metrics["precision_at_k_with_presumed_legit"] = ranking_metrics(background, k)["precision_at_k"]
 
     registry.configure()
     with stages("log and register"), mlflow.start_run(run_name=f"train as of {as_of}") as run:
@@ -98,11 +109,11 @@ def train(
         mlflow.log_metrics({name: value for name, value in metrics.items() if np.isfinite(value)})
         registry.log_json({"feature_set_version": FEATURE_SET_VERSION, "features": names}, "feature_list.json")
         if valid.height:
-            mlflow.log_figure(pr_figure(scored), "plots/pr_curve.png")
-            mlflow.log_figure(precision_at_k_figure(scored, k), "plots/precision_at_k.png")
+            registry.log_figure(pr_figure(scored), "plots/pr_curve.png")
+            registry.log_figure(precision_at_k_figure(scored, k), "plots/precision_at_k.png")
             groups = np.where(scored["y"].to_numpy() == 1, "abuse", np.where(scored["presumed"].to_numpy(), "presumed legit", "legit"))
-            mlflow.log_figure(score_figure(scored["score"].to_numpy(), groups, "Validation scores"), "plots/score_distribution.png")
-        mlflow.log_figure(importance_figure(names, model.booster_.feature_importance("gain")), "plots/feature_importance.png")
+            registry.log_figure(score_figure(scored["score"].to_numpy(), groups, "Validation scores"), "plots/score_distribution.png")
+        registry.log_figure(importance_figure(names, model.booster_.feature_importance("gain")), "plots/feature_importance.png")
         version = registry.log_model(model, feature_frame(train_set.head(50), names), {"feature_set_version": FEATURE_SET_VERSION})
         champion_p = champion_precision(valid, k)
         alias = registry.CHAMPION if promote(metrics["precision_at_k"], champion_p) else registry.CHALLENGER

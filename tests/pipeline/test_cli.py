@@ -1,0 +1,239 @@
+"""The `buyer-abuse` console script: every subcommand's help, one-line usage errors with exit 2,
+and a smoke run of simulate, train, run, queue, verdict and features on a small market."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import shutil
+import subprocess
+import sys
+from contextlib import redirect_stderr, redirect_stdout
+from datetime import timedelta
+from pathlib import Path
+from unittest import mock
+
+import pandas as pd
+import polars as pl
+import pytest
+
+from features.build import feature_names
+from pipeline.cli import main
+from pipeline.review_db import connect, default_url, read_queue
+from pipeline.simulate import MarketConfig
+
+MARKET = MarketConfig(accounts=4000, days=70, seed=2)
+AS_OF = MARKET.start + timedelta(days=MARKET.days - 1)  # the market's last day
+LOG = logging.getLogger("buyer_abuse")
+COMMANDS = {
+    "simulate": ["--out", "--accounts", "--days", "--seed"],
+    "validate": ["--data", "--out", "--reject-limit"],
+    "features": ["--data", "--as-of", "--out", "--buckets", "--reject-limit"],
+    "train": ["--data", "--as-of", "--review-db", "--reject-limit"],
+    "run": ["--as-of", "--data", "--review-db", "--capacity", "--out", "--reject-limit"],
+    "backfill": ["--from", "--to", "--force", "--data", "--review-db", "--capacity", "--out", "--reject-limit"],
+    "queue": ["--review-db", "--as-of", "--top"],
+    "verdict": ["--review-db", "--account", "--as-of", "--status", "--by", "--note"],
+}
+
+
+def invoke(*args: object) -> tuple[int, str, str]:
+    """`buyer-abuse ARGS` in this process: exit code, stdout, stderr."""
+    out, err = io.StringIO(), io.StringIO()
+    saved = LOG.handlers[:], LOG.level, LOG.propagate
+    try:
+        with mock.patch.object(sys, "argv", ["buyer-abuse", *map(str, args)]), redirect_stdout(out), redirect_stderr(err):
+            with pytest.raises(SystemExit) as exited:
+                main()
+    finally:
+        LOG.handlers[:], LOG.level, LOG.propagate = saved
+    return exited.value.code, out.getvalue(), err.getvalue()
+
+
+def one_line(err: str) -> str:
+    """The failure line of a command's stderr, checked to be the only line and no traceback."""
+    assert err.count("\n") == 1 and err.endswith("\n"), err
+    assert err.startswith("buyer-abuse: error: "), err
+    return err.removeprefix("buyer-abuse: error: ").rstrip("\n")
+
+
+# -- wiring and usage errors (fast) -------------------------------------------------------------
+
+
+def test_the_console_script_is_installed_and_lists_every_command():
+    script = Path(sys.executable).with_name("buyer-abuse")
+
+    done = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=120)
+
+    assert (done.returncode, done.stderr) == (0, "")
+    assert "Usage: buyer-abuse" in done.stdout
+    for command in COMMANDS:
+        assert f"  {command} " in done.stdout, command
+
+
+def test_no_arguments_shows_the_help():
+    code, out, err = invoke()
+
+    assert (code, err) == (0, "")
+    assert "Commands:" in out
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help_listing_its_options(command):
+    code, out, err = invoke(command, "--help")
+
+    assert (code, err) == (0, "")
+    assert out.startswith(f"Usage: buyer-abuse {command} [OPTIONS]")
+    for option in COMMANDS[command]:
+        assert option in out, option
+
+
+BAD_DATE = "2026-13-40"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["run", "--data", "market", "--as-of", BAD_DATE],
+        ["train", "--data", "market", "--as-of", BAD_DATE],
+        ["features", "--data", "market", "--as-of", BAD_DATE, "--out", "f.parquet"],
+        ["backfill", "--data", "market", "--from", BAD_DATE, "--to", "2026-03-11"],
+        ["verdict", "--account", "u1", "--as-of", BAD_DATE, "--status", "cleared", "--by", "ana"],
+    ],
+    ids=lambda args: args[0],
+)
+def test_a_bad_date_is_a_usage_error_in_one_line(args, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+
+    code, _, err = invoke(*args)
+
+    assert code == 2
+    line = one_line(err)
+    assert f"'{BAD_DATE}'" in line and "%Y-%m-%d" in line and line.endswith("(see --help)")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("args", "missing"),
+    [
+        (["run", "--as-of", "2026-03-11"], "--data"),
+        (["train", "--data", "market"], "--as-of"),
+        (["simulate"], "--out"),
+        (["verdict", "--account", "u1", "--as-of", "2026-03-11", "--status", "cleared"], "--by"),
+        (["backfill", "--data", "market", "--from", "2026-03-01"], "--to"),
+    ],
+    ids=lambda value: value[0] if isinstance(value, list) else value,
+)
+def test_a_missing_required_option_is_a_usage_error_in_one_line(args, missing, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+
+    code, _, err = invoke(*args)
+
+    assert code == 2
+    assert one_line(err) == f"Missing option '{missing}'. (see --help)"
+
+
+def test_an_unknown_verdict_status_is_a_usage_error(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+
+    code, _, err = invoke("verdict", "--account", "u1", "--as-of", "2026-03-11", "--status", "guilty", "--by", "ana")
+
+    assert code == 2
+    assert "'guilty' is not one of 'confirmed_abuse', 'cleared', 'escalated', 'open'" in one_line(err)
+
+
+def test_queue_on_an_empty_review_database_says_so_in_one_line(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+
+    code, _, err = invoke("queue")
+
+    assert code == 1
+    assert one_line(err) == "the review queue is empty: run `buyer-abuse run` first"
+
+
+# -- the commands on a small market -------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A working directory where `simulate`, `train` and `run` have succeeded through the CLI."""
+    home = tmp_path_factory.mktemp("cli")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow.db'}")
+        mp.chdir(home)
+        for args in (
+            ["simulate", "--out", "market", "--accounts", MARKET.accounts, "--days", MARKET.days, "--seed", MARKET.seed],
+            ["train", "--data", "market", "--as-of", AS_OF],
+            ["run", "--data", "market", "--as-of", AS_OF, "--capacity", 50],
+        ):
+            code, out, err = invoke(*args)
+            assert (code, err) == (0, ""), (args, out, err)
+    return home
+
+
+@pytest.fixture
+def in_home(home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow.db'}")
+    monkeypatch.setenv("COLUMNS", "240")  # a wide terminal, so that rich does not fold the reasons
+    monkeypatch.chdir(home)
+    return home
+
+
+@pytest.mark.slow
+def test_simulate_train_and_run_leave_their_outputs(in_home):
+    assert json.loads((in_home / "market" / "market.json").read_text())["config"]["accounts"] == MARKET.accounts
+    assert (in_home / "market" / "truth.parquet").is_file()
+    summary = json.loads((in_home / "runs" / f"as_of={AS_OF}" / "summary.json").read_text())
+    assert (summary["model"], summary["queued"]) == ("buyer-abuse/1", 50)
+
+
+@pytest.mark.slow
+def test_queue_prints_the_top_rows_with_their_reasons(in_home):
+    queue = read_queue(connect(default_url(in_home)), AS_OF)
+
+    code, out, err = invoke("queue", "--top", 3)
+
+    assert (code, err) == (0, "")
+    assert f"Review queue {AS_OF} (top 3 of 50)" in out
+    for row in queue.head(3).itertuples():
+        assert row.account_id in out
+        assert f"{row.score:.3f}" in out
+        first_reason = json.loads(row.reasons)[0]["text"]
+        assert f"- {first_reason[:40]}" in out
+    assert queue["account_id"][3] not in out
+
+
+@pytest.mark.slow
+def test_verdict_records_an_analysts_decision(in_home, tmp_path):
+    url = f"sqlite:///{tmp_path / 'review.db'}"  # a copy: the module's queue stays as `run` left it
+    shutil.copy(in_home / "review.db", tmp_path / "review.db")
+    account = read_queue(connect(url), AS_OF)["account_id"][0]
+
+    code, out, err = invoke("verdict", "--review-db", url, "--account", account, "--as-of", AS_OF,
+                            "--status", "confirmed_abuse", "--by", "ana", "--note", "same device as R-7")  # fmt: skip
+
+    assert (code, err) == (0, "")
+    assert f"{account} on {AS_OF}: confirmed_abuse" in out
+    row = read_queue(connect(url), AS_OF).set_index("account_id").loc[account]
+    assert (row["status"], row["reviewed_by"], row["note"]) == ("confirmed_abuse", "ana", "same device as R-7")
+    assert pd.notna(row["reviewed_at"])
+
+    code, _, err = invoke("verdict", "--review-db", url, "--account", "nobody", "--as-of", AS_OF,
+                          "--status", "cleared", "--by", "ana")  # fmt: skip
+    assert code == 1
+    assert one_line(err) == f"no review row for account 'nobody' on {AS_OF}: nothing recorded"
+
+
+@pytest.mark.slow
+def test_features_writes_one_row_per_account_with_account_id_first(in_home, tmp_path):
+    out = tmp_path / "features.parquet"
+
+    code, _, err = invoke("features", "--data", in_home / "market", "--as-of", AS_OF, "--out", out)
+
+    assert (code, err) == (0, "")
+    table = pl.read_parquet(out)
+    assert table.columns == ["account_id", "ring_id", *feature_names()]
+    assert table["account_id"].is_unique().all()
+    assert table.height == pl.read_parquet(in_home / "market" / "accounts.parquet").height
+    assert (tmp_path / "features.rejects.parquet").is_file()

@@ -1,0 +1,226 @@
+"""`buyer-abuse train` end to end on a small simulated market: an MLflow run that names its data,
+features and metrics, a registered version with a signature, and the champion/challenger rule
+(issue 4)."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import mlflow
+import polars as pl
+import pytest
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+import pipeline.train
+from features.build import FEATURE_SET_VERSION, feature_names
+from features.time import as_of_end
+from models.dataset import TrainingConfig, labels_in_force, split
+from pipeline import registry
+from pipeline.registry import CHALLENGER, CHAMPION, MODEL_NAME, RegisteredModel, RegistryError
+from pipeline.simulate import MarketConfig, write_market
+from pipeline.train import TrainResult, champion_precision, fingerprint, train
+
+MARKET = MarketConfig(accounts=4000, days=70, seed=2)
+AS_OF = MARKET.start + timedelta(days=MARKET.days - 1)  # the market's last day
+PLOTS = {"plots/pr_curve.png", "plots/precision_at_k.png", "plots/score_distribution.png", "plots/feature_importance.png"}
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def use_store(mp: pytest.MonkeyPatch, home: Path) -> str:
+    """Point MLflow at a SQLite store in `home` (artifacts in home/mlruns); returns its URI."""
+    uri = f"sqlite:///{home / 'mlflow.db'}"
+    mp.setenv("MLFLOW_TRACKING_URI", uri)
+    mp.chdir(home)
+    return uri
+
+
+@pytest.fixture(scope="module")
+def market(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("market")
+    write_market(MARKET, out)
+    return out
+
+
+@dataclass(frozen=True)
+class TrainedTwice:
+    home: Path
+    first: TrainResult
+    second: TrainResult
+
+
+@pytest.fixture(scope="module")
+def trained_twice(market: Path, tmp_path_factory: pytest.TempPathFactory) -> TrainedTwice:
+    """Two `train` runs on the same market and date, into one fresh registry."""
+    home = tmp_path_factory.mktemp("registry")
+    with pytest.MonkeyPatch.context() as mp:
+        use_store(mp, home)
+        first = train(market, AS_OF)
+        second = train(market, AS_OF)
+    return TrainedTwice(home, first, second)
+
+
+@pytest.fixture
+def client(trained_twice: TrainedTwice, monkeypatch: pytest.MonkeyPatch) -> MlflowClient:
+    uri = use_store(monkeypatch, trained_twice.home)
+    registry.configure()
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def alias_version(client: MlflowClient, alias: str) -> str | None:
+    try:
+        return str(client.get_model_version_by_alias(MODEL_NAME, alias).version)
+    except MlflowException:
+        return None
+
+
+@pytest.mark.slow
+def test_the_market_has_abuse_labels_on_both_sides_of_the_gap(market):
+    t = as_of_end(AS_OF)
+    decided = split(labels_in_force(pl.read_parquet(market / "labels.parquet"), t), t, TrainingConfig())
+
+    abuse = decided.filter(pl.col("label") == "abuse")["part"].value_counts()
+    counts = dict(zip(abuse["part"].to_list(), abuse["count"].to_list(), strict=True))
+    assert counts.get("train", 0) >= 10
+    assert counts.get("valid", 0) >= 10
+
+
+@pytest.mark.slow
+def test_the_first_train_registers_version_1_as_champion(trained_twice, client):
+    first = trained_twice.first
+
+    assert (first.version, first.alias, first.champion_precision_at_k) == ("1", CHAMPION, None)
+    assert alias_version(client, CHAMPION) == "1"
+    assert first.metrics["positives"] > 0
+    assert 0 <= first.metrics["precision_at_k"] <= 1
+
+
+@pytest.mark.slow
+def test_the_training_run_logs_its_data_feature_set_and_metrics(trained_twice, client):
+    first, second = trained_twice.first, trained_twice.second
+    run = client.get_run(first.run_id)
+    params, metrics = run.data.params, run.data.metrics
+
+    assert params["as_of"] == AS_OF.isoformat()
+    assert params["feature_set_version"] == FEATURE_SET_VERSION
+    assert params["features"] == str(len(feature_names()))
+    assert re.fullmatch("[0-9a-f]{64}", params["training_data_sha256"])
+    # The fingerprint names the data: the same data gives the same one.
+    assert client.get_run(second.run_id).data.params["training_data_sha256"] == params["training_data_sha256"]
+    assert int(params["train_abuse"]) > 0
+    for name in ("precision_at_k", "recall_at_k", "pr_auc", "baseline_buyer_cancels_60d_precision_at_k",
+                 "baseline_cancel_rate_precision_at_k", "baseline_cancel_rate_recall_at_k", "k"):  # fmt: skip
+        assert metrics[name] == pytest.approx(first.metrics[name]), name
+    assert "champion_precision_at_k" not in metrics  # there was nothing to compare with
+    assert (run.data.tags["alias"], run.data.tags["registered_version"]) == (CHAMPION, "1")
+
+
+@pytest.mark.slow
+def test_the_training_run_keeps_the_feature_list_and_plots(trained_twice, client, tmp_path):
+    run_id = trained_twice.first.run_id
+
+    listed = {a.path for a in client.list_artifacts(run_id)} | {a.path for a in client.list_artifacts(run_id, "plots")}
+    assert {"feature_list.json", *PLOTS} <= listed
+    feature_list = json.loads(Path(client.download_artifacts(run_id, "feature_list.json", str(tmp_path))).read_text())
+    assert feature_list == {"feature_set_version": FEATURE_SET_VERSION, "features": feature_names()}
+    for plot in PLOTS:
+        assert Path(client.download_artifacts(run_id, plot, str(tmp_path))).read_bytes()[:8] == PNG, plot
+
+
+@pytest.mark.slow
+def test_the_registered_version_has_a_signature_of_every_feature(trained_twice, client):
+    version = client.get_model_version(MODEL_NAME, "1")
+    signature = mlflow.models.get_model_info(f"models:/{MODEL_NAME}/1").signature
+
+    assert version.run_id == trained_twice.first.run_id
+    assert version.tags["feature_set_version"] == FEATURE_SET_VERSION
+    assert [c.name for c in signature.inputs.inputs] == feature_names()
+    assert {c.type.name for c in signature.inputs.inputs} == {"double"}
+    assert signature.outputs is not None
+    champion = registry.load(CHAMPION)
+    assert (champion.version, champion.label) == ("1", f"{MODEL_NAME}/1")
+    assert champion.columns == dict.fromkeys(feature_names(), "Float64")
+
+
+@pytest.mark.slow
+def test_a_second_train_that_does_not_beat_the_champion_is_challenger(trained_twice, client):
+    first, second = trained_twice.first, trained_twice.second
+    run = client.get_run(second.run_id)
+    logged = run.data.metrics
+
+    assert second.version == "2"
+    # The champion was re-scored on the candidate's validation window, and both figures were logged ...
+    assert logged["champion_precision_at_k"] == pytest.approx(second.champion_precision_at_k)
+    assert logged["precision_at_k"] == pytest.approx(second.metrics["precision_at_k"])
+    # ... and the alias follows them: champion only when strictly better.
+    assert second.alias == (CHAMPION if logged["precision_at_k"] > logged["champion_precision_at_k"] else CHALLENGER)
+    # Same data, same (deterministic) model: a tie, which keeps the champion.
+    assert second.champion_precision_at_k == pytest.approx(first.metrics["precision_at_k"])
+    assert second.metrics["precision_at_k"] == pytest.approx(first.metrics["precision_at_k"])
+    assert second.alias == CHALLENGER
+    assert run.data.tags["alias"] == CHALLENGER
+    assert (alias_version(client, CHAMPION), alias_version(client, CHALLENGER)) == ("1", "2")
+
+
+@pytest.mark.slow
+def test_a_better_model_takes_the_champion_alias(market, tmp_path, monkeypatch):
+    uri = use_store(monkeypatch, tmp_path)
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    # A deliberately bad first champion: trained on inverted labels, it ranks abusers last.
+    real_fit = pipeline.train.fit
+    monkeypatch.setattr(pipeline.train, "fit", lambda rows, valid, cfg: real_fit(rows.with_columns(y=1 - pl.col("y")), valid, cfg))
+    figures = set(plt.get_fignums())
+    bad = train(market, AS_OF)
+    monkeypatch.setattr(pipeline.train, "fit", real_fit)
+
+    good = train(market, AS_OF)
+
+    assert set(plt.get_fignums()) == figures  # the plots were logged and closed, not left open
+
+    assert (bad.version, bad.alias) == ("1", CHAMPION)
+    assert good.version == "2"
+    assert good.champion_precision_at_k == pytest.approx(bad.metrics["precision_at_k"])
+    assert good.metrics["precision_at_k"] > good.champion_precision_at_k
+    assert good.alias == CHAMPION
+    logged = client.get_run(good.run_id).data.metrics
+    assert logged["precision_at_k"] > logged["champion_precision_at_k"]
+    assert (alias_version(client, CHAMPION), alias_version(client, CHALLENGER)) == ("2", None)
+
+
+@pytest.mark.slow
+def test_training_without_labels_before_the_gap_fails_and_registers_nothing(market, tmp_path, monkeypatch):
+    use_store(monkeypatch, tmp_path)
+    early = MARKET.start + timedelta(days=20)  # every label would be decided in the gap or later
+
+    with pytest.raises(RegistryError, match=f"^cannot train as of {early}: training needs both abuse and legit examples"):
+        train(market, early)
+    assert not (tmp_path / "mlflow.db").exists()
+    assert not (tmp_path / "mlruns").exists()
+
+
+def test_no_champion_means_nothing_to_compare_with(tmp_path, monkeypatch):
+    use_store(monkeypatch, tmp_path)
+
+    assert champion_precision(pl.DataFrame({"y": [1, 0]}), k=1) is None
+
+
+def test_a_champion_that_cannot_score_the_feature_set_is_not_compared(monkeypatch):
+    other_features = RegisteredModel(model=None, version="7", columns={"a_retired_feature": "Float64"})
+    monkeypatch.setattr(registry, "load", lambda alias=CHAMPION: other_features)
+
+    assert champion_precision(pl.DataFrame({"y": [1, 0], "orders_7d": [1.0, 2.0]}), k=1) is None
+
+
+def test_the_fingerprint_ignores_row_order_and_last_bit_float_noise():
+    rows = pl.DataFrame({"account_id": ["a", "b"], "x": [0.1 + 0.2, 1.0]})  # 0.30000000000000004
+    same = pl.DataFrame({"account_id": ["b", "a"], "x": [1.0, 0.3]})
+    other = pl.DataFrame({"account_id": ["a", "b"], "x": [0.3, 1.5]})
+
+    assert fingerprint(rows) == fingerprint(same)
+    assert fingerprint(rows) != fingerprint(other)
+    assert re.fullmatch("[0-9a-f]{64}", fingerprint(rows))
