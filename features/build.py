@@ -96,6 +96,7 @@ def build_features(
         context = context_history(o, campaigns, regions, sellers)
         per_account.append(history.join(payments, on="account_id", how="full", coalesce=True).join(context, on="account_id", how="left"))
     history = pl.concat(per_account, how="diagonal_relaxed")
+    del per_account
 
     facts = account_facts(acc, history, known_abusers(labels_known, acc), t)
     links = entity_links(view)
@@ -103,15 +104,22 @@ def build_features(
     sharing = entity_sharing(links, stats, facts)
     ring = ring_profile(rings(acc, ring_links(links, stats)), facts)
 
+    del facts, stats, links
+    # One lazy plan for the final table, so the joins, casts and fills do not each copy a
+    # million-row, two-hundred-column frame.
     table = (
-        account_profile(acc, t)
-        .join(history, on="account_id", how="left")
-        .join(sharing, on="account_id", how="left")
-        .join(ring, on="account_id", how="left")
-    )
+        account_profile(acc, t).lazy()
+        .join(history.lazy(), on="account_id", how="left")
+        .join(sharing.lazy(), on="account_id", how="left")
+        .join(ring.lazy(), on="account_id", how="left")
+    )  # fmt: skip
     features = catalogue()
-    return table.select(
-        "account_id",
-        "ring_id",
-        *[pl.col(f.name).cast(pl.Float64).fill_null(f.fill) if f.fill is not None else pl.col(f.name).cast(pl.Float64) for f in features],
-    ).sort("account_id")
+    return (
+        table.select(
+            "account_id",
+            "ring_id",
+            *[pl.col(f.name).cast(pl.Float64).fill_null(f.fill) if f.fill is not None else pl.col(f.name).cast(pl.Float64) for f in features],
+        )
+        .sort("account_id")
+        .collect()
+    )

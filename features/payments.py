@@ -68,15 +68,25 @@ def payment_history(attempts: Frame, t: datetime) -> pl.DataFrame:
     """All payment columns for every account with at least one attempt known at t."""
     sums = windowed_sums(attempts, "attempted_at", t, PAYMENT_SUMS).lazy().with_columns(f.expr for r in PAYMENT_RATES for f in r.features(WINDOWS))
     per_account = sums.join(attempts.lazy().group_by("account_id").agg(f.expr for f in _row_features(t)), on="account_id")
-    per_order = (
-        attempts.lazy()
-        .group_by("account_id", "order_id")
-        .agg(n=pl.len(), instruments=pl.col("instrument_id").n_unique(), failed=(~pl.col("succeeded")).any())
+    # Most orders have one attempt. Grouping every attempt by order would hash millions of
+    # order ids, so only orders seen more than once (and failed attempts) are grouped.
+    repeated = attempts.lazy().filter(pl.col("order_id").is_duplicated())
+    multi = (
+        repeated.group_by("account_id", "order_id")
+        .agg(n=pl.len(), instruments=pl.col("instrument_id").n_unique())
         .group_by("account_id")
-        .agg(
-            max_attempts_one_order_lifetime=pl.col("n").max(),
-            max_instruments_one_order_lifetime=pl.col("instruments").max(),
-            orders_with_failed_payment_lifetime=pl.col("failed").cast(pl.UInt32).sum(),
-        )
+        .agg(max_attempts_one_order_lifetime=pl.col("n").max(), max_instruments_one_order_lifetime=pl.col("instruments").max())
     )
+    failed = attempts.lazy().filter(~pl.col("succeeded")).group_by("account_id").agg(
+        orders_with_failed_payment_lifetime=pl.col("order_id").n_unique()
+    )
+    per_order = (
+        attempts.lazy().select("account_id").unique()
+        .join(multi, on="account_id", how="left")
+        .join(failed, on="account_id", how="left")
+        .with_columns(
+            pl.col("max_attempts_one_order_lifetime", "max_instruments_one_order_lifetime").fill_null(1),
+            pl.col("orders_with_failed_payment_lifetime").fill_null(0),
+        )
+    )  # fmt: skip
     return per_account.join(per_order, on="account_id", how="left").collect()
