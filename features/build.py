@@ -102,7 +102,8 @@ def build_features(
     links = entity_links(view)
     stats = entity_stats(links, facts)
     sharing = entity_sharing(links, stats, facts)
-    ring = ring_profile(rings(acc, ring_links(links, stats)), facts)
+    strong = ring_links(links, stats)
+    ring = ring_profile(rings(acc, strong), facts, links, strong)
 
     del facts, stats, links
     # One lazy plan for the final table, so the joins, casts and fills do not each copy a

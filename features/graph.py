@@ -73,7 +73,8 @@ def known_abusers(labels: pl.DataFrame | None, accounts: pl.DataFrame) -> pl.Dat
 
 def account_facts(accounts: pl.DataFrame, history: pl.DataFrame, known: pl.DataFrame, t: datetime) -> pl.DataFrame:
     """Per account: what entity and ring figures pool (new, orders, cancels, known abuser)."""
-    cols = ["orders_lifetime", "buyer_cancels_lifetime", "unpaid_timeouts_lifetime", "flash_orders_lifetime"]
+    cols = ["orders_lifetime", "buyer_cancels_lifetime", "unpaid_timeouts_lifetime", "flash_orders_lifetime",
+            "fast_buyer_cancels_lifetime", "discount_on_buyer_cancels_usd_lifetime"]  # fmt: skip
     return (
         accounts.select("account_id", "created_at")
         .join(history.select("account_id", *cols), on="account_id", how="left")
@@ -180,14 +181,30 @@ def ring_features() -> list[Feature]:
         Feature("ring_unpaid_timeout_rate", "rings", "lifetime", "share",
                 "unpaid timeouts over orders, pooled over the ring (prior 0.02)", fill=None),
         Feature("ring_flash_order_share", "rings", "lifetime", "share", "flash-sale orders over orders, pooled over the ring", fill=None),
+        Feature("ring_fast_cancel_share", "rings", "lifetime", "share",
+                "fast buyer cancels over buyer cancels, pooled over the ring (prior 0.2)", fill=None),
+        Feature("ring_discount_on_cancels_usd_per_account", "rings", "lifetime", "USD",
+                "discount value on buyer-cancelled orders, pooled over the ring, per member", fill=None),
+        *[
+            Feature(f"ring_shared_{PLURAL[kind]}", "rings", "lifetime", PLURAL[kind],
+                    f"{PLURAL[kind]} shared by two or more members (what links the ring)", fill=0.0)
+            for kind in RING_CAPS
+        ],
+        Feature("ring_devices_per_account", "rings", "lifetime", "devices", "devices seen per member, ring mean", fill=None),
         Feature("ring_known_abuser_share", "rings", "lifetime", "share",
                 "share of the ring's other members with an abuse label in force before t (never the account's own)"),
     ]  # fmt: skip
 
 
-def ring_profile(ring_of: pl.DataFrame, facts: pl.DataFrame) -> pl.DataFrame:
-    """Ring columns for every account in a ring, pooled over members; own label excluded."""
-    members = ring_of.join(facts, on="account_id")
+def ring_profile(ring_of: pl.DataFrame, facts: pl.DataFrame, links: pl.DataFrame, strong: pl.DataFrame) -> pl.DataFrame:
+    """Ring columns for every account in a ring, pooled over members; own label excluded.
+    `links` are all account-entity links, `strong` the ones rings are built from (ring_links)."""
+    devices = links.filter(pl.col("kind") == "device").group_by("account_id").agg(devices=pl.len())
+    members = ring_of.join(facts, on="account_id").join(devices, on="account_id", how="left")
+    shared = (
+        strong.join(ring_of, on="account_id").select("ring_id", "kind", "entity_id").unique()
+        .group_by("ring_id").agg(pl.col("kind").filter(pl.col("kind") == kind).len().alias(f"ring_shared_{PLURAL[kind]}") for kind in RING_CAPS)
+    )  # fmt: skip
     ring = members.group_by("ring_id").agg(
         ring_size=pl.len(),
         ring_new_account_share=pl.col("new").mean(),
@@ -195,9 +212,12 @@ def ring_profile(ring_of: pl.DataFrame, facts: pl.DataFrame) -> pl.DataFrame:
         ring_buyer_cancel_rate=smoothed_rate(pl.col("buyer_cancels_lifetime").sum(), pl.col("orders_lifetime").sum(), OTHERS_CANCEL_PRIOR),
         ring_unpaid_timeout_rate=smoothed_rate(pl.col("unpaid_timeouts_lifetime").sum(), pl.col("orders_lifetime").sum(), 0.02),
         ring_flash_order_share=pl.col("flash_orders_lifetime").sum() / pl.col("orders_lifetime").sum().clip(lower_bound=1),
+        ring_fast_cancel_share=smoothed_rate(pl.col("fast_buyer_cancels_lifetime").sum(), pl.col("buyer_cancels_lifetime").sum(), 0.2),
+        ring_discount_on_cancels_usd_per_account=pl.col("discount_on_buyer_cancels_usd_lifetime").mean(),
+        ring_devices_per_account=pl.col("devices").fill_null(0).mean(),
         ring_abusers=pl.col("known_abuser").cast(pl.UInt32).sum(),
-    )
-    return members.join(ring, on="ring_id").select(
+    ).join(shared, on="ring_id", how="left")
+    return members.select("account_id", "ring_id", "known_abuser").join(ring, on="ring_id").select(
         "account_id",
         "ring_id",
         *[f.name for f in ring_features() if f.name != "ring_known_abuser_share"],

@@ -23,8 +23,8 @@ class ModelConfig:
 
     n_estimators: int = 1500
     learning_rate: float = 0.03
-    num_leaves: int = 15
-    min_child_samples: int = 20
+    num_leaves: int = 7
+    min_child_samples: int = 100
     subsample: float = 0.8
     colsample_bytree: float = 0.5
     reg_lambda: float = 1.0

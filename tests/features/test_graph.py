@@ -25,7 +25,8 @@ from features.graph import (
 from features.time import known_at
 
 LINK_SCHEMA = {"account_id": pl.String, "kind": pl.String, "entity_id": pl.String}
-HISTORY_COLUMNS = ("orders_lifetime", "buyer_cancels_lifetime", "unpaid_timeouts_lifetime", "flash_orders_lifetime")
+HISTORY_COLUMNS = ("orders_lifetime", "buyer_cancels_lifetime", "unpaid_timeouts_lifetime", "flash_orders_lifetime",
+                   "fast_buyer_cancels_lifetime", "discount_on_buyer_cancels_usd_lifetime")  # fmt: skip
 
 
 def links_of(*triples: tuple[str, str, str]) -> pl.DataFrame:
@@ -33,9 +34,10 @@ def links_of(*triples: tuple[str, str, str]) -> pl.DataFrame:
     return pl.DataFrame(triples, schema=LINK_SCHEMA, orient="row").sort("kind", "entity_id", "account_id")
 
 
-def history_of(**per_account: tuple[int, int, int, int]) -> pl.DataFrame:
-    """The order-history columns the graph pools: orders, buyer cancels, unpaid timeouts, flash orders."""
-    rows = [(acc, *counts) for acc, counts in per_account.items()]
+def history_of(**per_account: tuple[int, ...]) -> pl.DataFrame:
+    """The order-history columns the graph pools: orders, buyer cancels, unpaid timeouts, flash
+    orders, fast buyer cancels, discount on buyer cancels (the last two 0 unless given)."""
+    rows = [(acc, *counts, *[0] * (len(HISTORY_COLUMNS) - len(counts))) for acc, counts in per_account.items()]
     return pl.DataFrame(rows, schema={"account_id": pl.String} | dict.fromkeys(HISTORY_COLUMNS, pl.UInt32), orient="row")
 
 
@@ -248,9 +250,11 @@ def test_no_links_no_rings():
 
 
 def test_ring_profile():
-    ring = rings(RING_ACCOUNTS, ring_links(links_of(*RING_LINKS), entity_stats(links_of(*RING_LINKS), facts_of(RING_ACCOUNTS))))
-    facts = facts_of(RING_ACCOUNTS, history_of(A=(10, 5, 1, 2), B=(2, 0, 0, 0)), labels(dict(account_id="A")))
-    got = by_account(ring_profile(ring, facts))
+    links = links_of(*RING_LINKS)
+    strong = ring_links(links, entity_stats(links, facts_of(RING_ACCOUNTS)))
+    ring = rings(RING_ACCOUNTS, strong)
+    facts = facts_of(RING_ACCOUNTS, history_of(A=(10, 5, 1, 2, 3, 12), B=(2, 0, 0, 0)), labels(dict(account_id="A")))
+    got = by_account(ring_profile(ring, facts, links, strong))
     pooled = dict(
         ring_id="R-C",
         ring_size=3,
@@ -259,6 +263,12 @@ def test_ring_profile():
         ring_buyer_cancel_rate=pytest.approx((5 + 4 * 0.08) / (12 + 4)),
         ring_unpaid_timeout_rate=pytest.approx((1 + 4 * 0.02) / (12 + 4)),
         ring_flash_order_share=pytest.approx(2 / 12),
+        ring_fast_cancel_share=pytest.approx((3 + 4 * 0.2) / (5 + 4)),
+        ring_discount_on_cancels_usd_per_account=pytest.approx(12 / 3),
+        ring_shared_devices=1,  # d1 (A, B)
+        ring_shared_cards=1,  # k1 (B, C)
+        ring_shared_addresses=0,
+        ring_devices_per_account=pytest.approx(2 / 3),  # A and B have d1, C no device
     )
     # A is a known abuser: B and C see one abuser among their two others, A sees none
     assert got == {
