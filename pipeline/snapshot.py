@@ -56,7 +56,8 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Snapshot:
-    """Valid rows only, contract columns typed as `contract.polars_schema(table)`, extra columns after them."""
+    """Valid rows only, contract columns typed as `contract.polars_schema(table)`, extra columns
+    after them. Frames, or lazy scans of spilled Parquet when loaded with `spill`."""
 
     accounts: pl.DataFrame
     orders: pl.DataFrame
@@ -72,10 +73,14 @@ class LoadResult:
     counts: dict[str, dict[str, int]]  # {table: {"rows": read, "rejected": rows with any reject}}
 
 
-def load_snapshot(data_dir: Path, *, reject_limit: float = 0.01, stages: Stages | None = None) -> LoadResult:
+def load_snapshot(data_dir: Path, *, reject_limit: float = 0.01, stages: Stages | None = None, spill: Path | None = None) -> LoadResult:
     """The snapshot in `data_dir`: the valid rows of every table present, typed; a reject line per
     (row, rule) broken; rows read and rejected per table. `stages` times reading and validating
     each table (a fresh one if not given).
+
+    With `spill`, each table's valid rows are written to `spill/NAME.parquet` as soon as it is
+    validated and the snapshot holds lazy scans of those files: memory then holds one table at
+    a time (plus the keys foreign keys need) instead of the whole snapshot.
 
     Raises InputError for a missing required table or column or an unreadable file, and
     RejectLimitExceeded when more than `reject_limit` (a share) of any table is rejected."""
@@ -89,13 +94,24 @@ def load_snapshot(data_dir: Path, *, reject_limit: float = 0.01, stages: Stages 
     # missing column in the last table fails in a second, not after minutes of reading.
     sources = {name: src for name in TABLES if (src := _open(data_dir, name)) is not None}
 
-    frames: dict[str, pl.DataFrame] = {}
+    frames: dict[str, pl.DataFrame | pl.LazyFrame] = {}
+    parents: dict[str, pl.DataFrame] = {}
     rejects: list[pl.DataFrame] = []
     counts: dict[str, dict[str, int]] = {}
     for name, (path, lazy) in sources.items():
-        frames[name], lines, rows = _load_table(name, path, lazy, frames, reject_limit, stages)
+        valid, lines, rows = _load_table(name, path, lazy, parents, reject_limit, stages)
         rejects.append(lines)
         counts[name] = {"rows": rows, "rejected": lines["row_nr"].n_unique()}
+        if spill is None:
+            frames[name] = parents[name] = valid
+            continue
+        # Bounded memory: the valid rows go to Parquet at once; only the keys a later table's
+        # foreign keys need stay in memory, and the snapshot scans the spilled files lazily.
+        write_parquet_atomic(valid, Path(spill) / f"{name}.parquet")
+        keys = [pcolumn for _, _, parent, pcolumn in FOREIGN_KEYS if parent == name]
+        parents[name] = valid.select(keys)
+        del valid
+        frames[name] = pl.scan_parquet(Path(spill) / f"{name}.parquet")
     snapshot = Snapshot(**{name: frames.get(name) for name in TABLES})
     return LoadResult(snapshot, pl.concat(rejects).select(*REJECTS_SCHEMA), counts)
 

@@ -1,4 +1,5 @@
-"""Fixtures for the snapshot tests: a fresh valid market per test, and a writer of snapshot directories."""
+"""Fixtures: for the snapshot tests a fresh valid market per test and a writer of snapshot
+directories; for the end-to-end tests one simulated market per session."""
 
 from __future__ import annotations
 
@@ -7,7 +8,18 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from e2e import MARKET
 from snapshot_market import frame, valid_market
+
+from pipeline.simulate import write_market
+
+
+@pytest.fixture(scope="session")
+def market(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """e2e.MARKET written as a snapshot directory (with truth.parquet); tests only read it."""
+    out = tmp_path_factory.mktemp("market")
+    write_market(MARKET, out)
+    return out
 
 
 @pytest.fixture

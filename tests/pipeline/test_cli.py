@@ -3,28 +3,22 @@ and a smoke run of simulate, train, run, queue, verdict and features on a small 
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import shutil
 import subprocess
 import sys
-from contextlib import redirect_stderr, redirect_stdout
-from datetime import timedelta
+
 from pathlib import Path
-from unittest import mock
 
 import pandas as pd
 import polars as pl
 import pytest
 
+from e2e import AS_OF, MARKET, invoke, one_line
 from features.build import feature_names
-from pipeline.cli import main
 from pipeline.review_db import connect, default_url, read_queue
-from pipeline.simulate import MarketConfig
 
-MARKET = MarketConfig(accounts=4000, days=70, seed=2)
-AS_OF = MARKET.start + timedelta(days=MARKET.days - 1)  # the market's last day
 LOG = logging.getLogger("buyer_abuse")
 COMMANDS = {
     "simulate": ["--out", "--accounts", "--days", "--seed"],
@@ -38,24 +32,7 @@ COMMANDS = {
 }
 
 
-def invoke(*args: object) -> tuple[int, str, str]:
-    """`buyer-abuse ARGS` in this process: exit code, stdout, stderr."""
-    out, err = io.StringIO(), io.StringIO()
-    saved = LOG.handlers[:], LOG.level, LOG.propagate
-    try:
-        with mock.patch.object(sys, "argv", ["buyer-abuse", *map(str, args)]), redirect_stdout(out), redirect_stderr(err):
-            with pytest.raises(SystemExit) as exited:
-                main()
-    finally:
-        LOG.handlers[:], LOG.level, LOG.propagate = saved
-    return exited.value.code, out.getvalue(), err.getvalue()
 
-
-def one_line(err: str) -> str:
-    """The failure line of a command's stderr, checked to be the only line and no traceback."""
-    assert err.count("\n") == 1 and err.endswith("\n"), err
-    assert err.startswith("buyer-abuse: error: "), err
-    return err.removeprefix("buyer-abuse: error: ").rstrip("\n")
 
 
 # -- wiring and usage errors (fast) -------------------------------------------------------------

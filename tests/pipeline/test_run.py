@@ -4,16 +4,12 @@ locks, an unreachable database and the run summary (issue 5), on SQLite and Post
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import socket
-import sys
-from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from unittest import mock
 
 import numpy as np
 import polars as pl
@@ -23,22 +19,19 @@ from filelock import FileLock
 from mlflow.tracking import MlflowClient
 from pandas.testing import assert_frame_equal
 
+from e2e import AS_OF, invoke, one_line, use_store
 import pipeline.run
 import pipeline.train
 from features.time import as_of_end
 from models.dataset import labels_in_force
 from models.drift import PSI_WARN
 from pipeline import review_db
-from pipeline.cli import main
 from pipeline.review_db import connect, read_queue, record_verdict
 from pipeline.run import DEFAULT_CAPACITY, DRIFT_FEATURES, RunConfig, RunLocked, backfill, is_complete, run
-from pipeline.simulate import MarketConfig, write_market
 from pipeline.train import TrainResult, train
 
 pytestmark = pytest.mark.slow
 
-MARKET = MarketConfig(accounts=4000, days=70, seed=2)
-AS_OF = MARKET.start + timedelta(days=MARKET.days - 1)  # the market's last day, 2026-03-11
 # A day whose verdicts, recorded the next morning, fall on the training side of the gap when
 # training as of AS_OF (decided before AS_OF + 1 day - 28 days).
 EARLY = date(2026, 2, 4)
@@ -46,20 +39,6 @@ DAY = timedelta(days=1)
 STAGES = ["connect", "champion", "validate", "features", "score", "write outputs", "review table"]
 LOG = logging.getLogger("buyer_abuse")
 
-
-def use_store(mp: pytest.MonkeyPatch, home: Path) -> str:
-    """Point MLflow at a SQLite store in `home` (artifacts in home/mlruns); returns its URI."""
-    uri = f"sqlite:///{home / 'mlflow.db'}"
-    mp.setenv("MLFLOW_TRACKING_URI", uri)
-    mp.chdir(home)
-    return uri
-
-
-@pytest.fixture(scope="module")
-def market(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("market")
-    write_market(MARKET, out)
-    return out
 
 
 @dataclass(frozen=True)
@@ -97,24 +76,7 @@ def morning_after(day: date) -> datetime:
     return as_of_end(day) + timedelta(hours=9)
 
 
-def invoke(*args: object) -> tuple[int, str, str]:
-    """`buyer-abuse ARGS` in this process: exit code, stdout, stderr."""
-    out, err = io.StringIO(), io.StringIO()
-    saved = LOG.handlers[:], LOG.level, LOG.propagate
-    try:
-        with mock.patch.object(sys, "argv", ["buyer-abuse", *map(str, args)]), redirect_stdout(out), redirect_stderr(err):
-            with pytest.raises(SystemExit) as exited:
-                main()
-    finally:
-        LOG.handlers[:], LOG.level, LOG.propagate = saved
-    return exited.value.code, out.getvalue(), err.getvalue()
 
-
-def one_line(err: str) -> str:
-    """The failure line of a command's stderr, checked to be the only line and no traceback."""
-    assert err.count("\n") == 1 and err.endswith("\n"), err
-    assert err.startswith("buyer-abuse: error: "), err
-    return err.removeprefix("buyer-abuse: error: ").rstrip("\n")
 
 
 def active_accounts(market: Path, day: date) -> set[str]:

@@ -17,34 +17,18 @@ import pytest
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from e2e import AS_OF, MARKET, use_store
 import pipeline.train
 from features.build import FEATURE_SET_VERSION, feature_names
 from features.time import as_of_end
 from models.dataset import TrainingConfig, labels_in_force, split
 from pipeline import registry
 from pipeline.registry import CHALLENGER, CHAMPION, MODEL_NAME, RegisteredModel, RegistryError
-from pipeline.simulate import MarketConfig, write_market
 from pipeline.train import TrainResult, champion_precision, fingerprint, train
 
-MARKET = MarketConfig(accounts=4000, days=70, seed=2)
-AS_OF = MARKET.start + timedelta(days=MARKET.days - 1)  # the market's last day
 PLOTS = {"plots/pr_curve.png", "plots/precision_at_k.png", "plots/score_distribution.png", "plots/feature_importance.png"}
 PNG = b"\x89PNG\r\n\x1a\n"
 
-
-def use_store(mp: pytest.MonkeyPatch, home: Path) -> str:
-    """Point MLflow at a SQLite store in `home` (artifacts in home/mlruns); returns its URI."""
-    uri = f"sqlite:///{home / 'mlflow.db'}"
-    mp.setenv("MLFLOW_TRACKING_URI", uri)
-    mp.chdir(home)
-    return uri
-
-
-@pytest.fixture(scope="module")
-def market(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("market")
-    write_market(MARKET, out)
-    return out
 
 
 @dataclass(frozen=True)
