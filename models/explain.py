@@ -18,6 +18,7 @@ import polars as pl
 from features.build import catalogue
 from models.estimator import feature_frame
 
+SPARE_REASONS = 3  # contributions looked at beyond `top`, in case some values are merely typical
 WINDOW_TEXT = {"1d": "last day", "7d": "last 7 days", "30d": "last 30 days", "90d": "last 90 days",
                "lifetime": "all history", "as of t": "now"}
 
@@ -102,7 +103,10 @@ def reasons(
     if flagged.is_empty():
         return []
     contrib = contributions(model, flagged, names)
-    best = np.argsort(-contrib, axis=1)[:, :top]
+    # Candidates: the strongest positive contributions. A value equal to the population's
+    # typical one explains nothing to an analyst (it matters only through other features), so
+    # such candidates give way to the next; a few spares per row are looked up for that.
+    best = np.argsort(-contrib, axis=1)[:, : top + SPARE_REASONS]
     used = sorted(set(best.ravel().tolist()))
     pops = {i: population[names[i]].cast(pl.Float64).to_numpy() for i in used}
     medians = {i: float(np.nanmedian(pops[i])) if np.isfinite(pops[i]).any() else float("nan") for i in used}
@@ -110,10 +114,11 @@ def reasons(
     for r, row in enumerate(flagged.iter_rows(named=True)):
         items = []
         for i in best[r]:
-            if contrib[r, i] <= 0:
-                continue  # a reason must push towards abuse
-            value = row[names[i]]
-            value = float("nan") if value is None else float(value)
+            value = float("nan") if row[names[i]] is None else float(row[names[i]])
+            if contrib[r, i] <= 0 or len(items) == top:
+                break  # a reason must push towards abuse
+            if value == medians[i]:
+                continue
             pct = _percentile(pops[i], value) if np.isfinite(value) else float("nan")
             items.append({
                 "feature": names[i], "value": _num(value), "contribution": _num(contrib[r, i]),

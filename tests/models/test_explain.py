@@ -137,3 +137,16 @@ def test_top_limits_the_number_of_feature_reasons(model, population):
 
 def test_no_flagged_accounts_no_reasons(model, population):
     assert reasons(model, flagged(RING_MEMBER).head(0), population, NAMES) == []
+
+
+def test_a_merely_typical_value_gives_way_to_the_next_reason(model, population):
+    # Young accounts push the score up; in a scored population where everyone is 2 days old,
+    # being 2 days old explains nothing, so that reason gives way to the next.
+    row = flagged({"account_id": "m", "buyer_cancels_30d": 12.0, "account_age_days": 2.0, "ring_size": 1.0})
+    contrib = dict(zip(NAMES, contributions(model, row, NAMES)[0], strict=True))
+    assert contrib["account_age_days"] > 0 and contrib["buyer_cancels_30d"] > 0  # both would be reasons
+
+    all_new = population.with_columns(account_age_days=pl.lit(2.0))
+    shown = [item["feature"] for item in parse(reasons(model, row, all_new, NAMES)[0])]
+    assert "account_age_days" not in shown and "buyer_cancels_30d" in shown
+    assert "account_age_days" in [item["feature"] for item in parse(reasons(model, row, population, NAMES)[0])]
