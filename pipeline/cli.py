@@ -170,7 +170,7 @@ def verdict(review_db: str | None, account: str, as_of, status: str, reviewed_by
 def main() -> None:
     """Entry point: every failure becomes one line on stderr and a non-zero exit."""
     try:
-        code = app.main(standalone_mode=False)
+        code = app.main(prog_name="buyer-abuse", standalone_mode=False)
     except click.exceptions.Exit as exc:
         code = exc.exit_code
     except click.exceptions.NoArgsIsHelpError as exc:  # bare `buyer-abuse`: show the help
