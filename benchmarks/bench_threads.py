@@ -12,12 +12,13 @@ import time
 from dataclasses import replace
 from datetime import date
 
+import lightgbm as lgb
 import polars as pl
 from bench_common import market, save
 
 from features.time import as_of_end
 from models.dataset import TrainingConfig, snapshot_times, training_examples
-from models.estimator import ModelConfig, fit
+from models.estimator import ModelConfig, feature_frame
 from pipeline.snapshot import load_snapshot
 from pipeline.train import feature_snapshots
 
@@ -34,7 +35,7 @@ def main() -> None:
     snaps = feature_snapshots(snapshot, snapshot.labels, snapshot_times(t, TrainingConfig()))
     examples = training_examples(snaps, snapshot.labels, t, TrainingConfig())
     train = examples.filter(pl.col("part") == "train")
-    valid = examples.filter((pl.col("part") == "valid") & ~pl.col("presumed"))
+    X, y, w = feature_frame(train), train["y"].to_numpy(), train["weight"].to_numpy()
     rows = []
     for load in (False, True):
         stop = multiprocessing.Event()
@@ -42,9 +43,9 @@ def main() -> None:
         if spinner:
             spinner.start()
         for n_jobs in (1, 2):
-            cfg = replace(ModelConfig(), n_jobs=n_jobs, early_stopping_rounds=10_000, n_estimators=300)
+            params = replace(ModelConfig(), n_jobs=n_jobs).lgbm_params(rounds=300)
             start = time.perf_counter()
-            fit(train, valid, cfg)
+            lgb.LGBMClassifier(**params).fit(X, y, sample_weight=w)
             rows.append({"n_jobs": n_jobs, "other_core_busy": load, "rounds": 300, "seconds": round(time.perf_counter() - start, 2)})
             print(rows[-1], flush=True)
         if spinner:

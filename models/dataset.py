@@ -76,8 +76,8 @@ def split(examples: pl.DataFrame, t: datetime, cfg: TrainingConfig) -> pl.DataFr
 
 
 def presumed_legit(features: pl.DataFrame, snapshot_at: datetime, labelled: pl.Series, cfg: TrainingConfig, seed: int) -> pl.DataFrame:
-    """A random sample of accounts active at the snapshot and without any label in force at the
-    training instant, as weighted presumed-legit examples (see module docstring)."""
+    """A random sample of the accounts active at the snapshot and not in `labelled`, as
+    weighted presumed-legit examples (see module docstring)."""
     pool = features.filter(is_active() & ~pl.col("account_id").is_in(labelled.implode()))
     size = min(cfg.unlabelled_per_snapshot, pool.height)
     if size == 0 or cfg.unlabelled_weight <= 0:
@@ -109,12 +109,17 @@ def training_examples(
         schema={"account_id": pl.String, "label": pl.String, "decided_at": pl.Datetime("us", "UTC")}
     )
     examples = split(attach_snapshots(in_force, list(snapshots)), t, cfg)
+    cut = t - timedelta(days=cfg.valid_days + cfg.gap_days)
     utc = pl.Datetime("us", "UTC")
     parts = []
     for i, (at, features) in enumerate(snapshots.items()):
         labelled = features.join(examples.filter(pl.col("snapshot_at") == at), on="account_id")
         parts.append(labelled.with_columns(y=(pl.col("label") == "abuse").cast(pl.Int8), weight=pl.lit(1.0), presumed=pl.lit(False)))
-        sample = presumed_legit(features, at, in_force["account_id"], cfg, seed=cfg.seed + i)
+        # Only labels known when the model is (notionally) trained keep an account out of the
+        # sample: for a training snapshot those decided before the cut. An abuser labelled in the
+        # validation window must stay as unknown to training as it was, or validation flatters.
+        known = labels_in_force(labels, cut if at <= cut else t)["account_id"] if labels is not None else in_force["account_id"]
+        sample = presumed_legit(features, at, known, cfg, seed=cfg.seed + i)
         parts.append(
             split(
                 sample.with_columns(

@@ -64,6 +64,11 @@ class RegisteredModel:
     model: lgb.LGBMClassifier
     version: str
     columns: dict[str, str]
+    tags: dict[str, str]
+
+    @property
+    def feature_set_version(self) -> str | None:
+        return self.tags.get("feature_set_version")
 
     @property
     def names(self) -> list[str]:
@@ -91,11 +96,12 @@ def load(alias: str = CHAMPION) -> RegisteredModel:
         info = mlflow.models.get_model_info(uri)
         model = mlflow.lightgbm.load_model(uri)
     columns = {c.name: _SIGNATURE_TYPES.get(c.type.name, c.type.name) for c in info.signature.inputs.inputs}
-    return RegisteredModel(model, str(version.version), columns)
+    return RegisteredModel(model, str(version.version), columns, dict(version.tags or {}))
 
 
 def log_model(model: lgb.LGBMClassifier, example, tags: dict[str, str]) -> str:
-    """Log the model in the active run and register it; returns the new version number."""
+    """Log the model in the active run and register it, with `tags` on the registered version;
+    returns the new version number."""
     signature = infer_signature(example, model.predict_proba(example)[:, 1])
     with _mlflow_chatter_to_stdout():
         info = mlflow.lightgbm.log_model(
@@ -106,7 +112,10 @@ def log_model(model: lgb.LGBMClassifier, example, tags: dict[str, str]) -> str:
             pip_requirements=[f"lightgbm=={lgb.__version__}"],  # skips MLflow's slow requirement inference
             tags=tags,
         )
-    return str(info.registered_model_version)
+    version = str(info.registered_model_version)
+    for key, value in tags.items():
+        MlflowClient().set_model_version_tag(MODEL_NAME, version, key, value)
+    return version
 
 
 def set_alias(version: str, alias: str) -> None:

@@ -241,6 +241,14 @@ def verdicts(engine: sa.Engine, until: datetime | None = None) -> pd.DataFrame:
     })
 
 
+def touched_accounts(engine: sa.Engine, as_of: date) -> set[str]:
+    """Accounts of scoring date `as_of` whose row an analyst has worked on (status, reviewer,
+    time or note set): a re-run keeps them in the table and refreshes their scores."""
+    q = review_queue.c
+    with _begin(engine) as conn:
+        return set(conn.scalars(sa.select(q.account_id).where(q.as_of == as_of, sa.not_(_UNTOUCHED))))
+
+
 def verdict_labels(engine: sa.Engine, until: datetime | None = None) -> pl.DataFrame:
     """`verdicts` as a polars frame typed like the snapshot's labels table, for the batch jobs."""
     frame = verdicts(engine, until)

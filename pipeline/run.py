@@ -99,25 +99,29 @@ def _batch(cfg: RunConfig, engine, stages: Stages) -> dict:
         labels = merge_labels(snap.labels, review_db.verdict_labels(engine, until=t))
         features = build_features(snap.accounts, snap.orders, snap.payment_attempts, snap.sessions, labels, as_of=cfg.as_of)
         try:
-            check_columns(features, champion.columns)
+            check_columns(features, champion.columns, champion.feature_set_version)
         except ValueError as exc:
             raise PipelineError(f"{exc} (model {champion.label})") from None
     with stages("score"):
         active = features.filter(is_active())
+        if active.is_empty():
+            raise PipelineError(
+                f"no account had an order or a payment attempt in the 90 days before the end of {cfg.as_of} "
+                f"({features.height} accounts registered by then): is --as-of right?"
+            )
         scores = (
             active.select("account_id", score=pl.Series(predict(champion.model, active, champion.names), dtype=pl.Float64))
             .sort(["score", "account_id"], descending=[True, False])
             .with_row_index("rank", offset=1)
             .select("account_id", "score", pl.col("rank").cast(pl.Int64))
         )
-        confirmed = set() if labels is None else set(labels_in_force(labels, t).filter(pl.col("label") == "abuse")["account_id"])
-        # The queue is ranked 1..capacity among the accounts it holds (confirmed abusers are not
-        # queued again); scores.parquet keeps every account's rank in the whole run.
-        queued = (
-            scores.filter(~pl.col("account_id").is_in(list(confirmed)))
-            .head(cfg.capacity)
-            .with_columns(rank=pl.int_range(1, pl.len() + 1, dtype=pl.Int64))
-        )
+        confirmed = [] if labels is None else labels_in_force(labels, t).filter(pl.col("label") == "abuse")["account_id"].to_list()
+        # The queue is ranked 1..capacity among the accounts not confirmed as abusers (they are
+        # not queued again); scores.parquet keeps every account's rank in the whole run. Rows of
+        # this date an analyst already worked on stay in the table with refreshed scores.
+        eligible = scores.filter(~pl.col("account_id").is_in(confirmed)).with_columns(rank=pl.int_range(1, pl.len() + 1, dtype=pl.Int64))
+        touched = review_db.touched_accounts(engine, cfg.as_of)
+        queued = eligible.filter((pl.col("rank") <= cfg.capacity) | pl.col("account_id").is_in(list(touched)))
         flagged = queued.join(features, on="account_id").sort("rank")
         queue = flagged.select(
             "account_id", "score", "rank", "ring_id",
@@ -133,24 +137,27 @@ def _batch(cfg: RunConfig, engine, stages: Stages) -> dict:
         features.write_parquet(partial / "features.parquet")
         write_rejects(loaded.rejects, partial / "rejects.parquet")
         queue.write_parquet(partial / "queue.parquet")
+        summary = {
+            "as_of": cfg.as_of.isoformat(),
+            "model": champion.label,
+            "review_db": engine.url.render_as_string(hide_password=True),
+            "inputs": summarize(loaded),
+            "accounts": features.height,
+            "scored": scores.height,
+            "capacity": cfg.capacity,
+            "queued": int((queue["rank"] <= cfg.capacity).sum()),
+            "kept_for_analysts": int((queue["rank"] > cfg.capacity).sum()),
+            "already_confirmed_excluded": scores.height - eligible.height,
+            "score_quantiles": _quantiles(scores["score"]),
+            "largest_rings": _largest_rings(features, queued),
+            "drift": _drift(cfg, scores, features, champion),
+            "seconds": stages.seconds,
+        }
+    # Everything that can fail on its own is done: only now does the review table change, and
+    # the run directory appears once it has.
     with stages("review table"):
-        written = review_db.write_queue(engine, cfg.as_of, queue.to_pandas())
-
-    summary = {
-        "as_of": cfg.as_of.isoformat(),
-        "model": champion.label,
-        "review_db": engine.url.render_as_string(hide_password=True),
-        "inputs": summarize(loaded),
-        "accounts": features.height,
-        "scored": scores.height,
-        "capacity": cfg.capacity,
-        "queued": written,
-        "already_confirmed_excluded": int(scores.filter(pl.col("account_id").is_in(list(confirmed))).height),
-        "score_quantiles": _quantiles(scores["score"]),
-        "largest_rings": _largest_rings(features, queued),
-        "drift": _drift(cfg, scores, features, champion),
-        "seconds": stages.seconds,
-    }
+        review_db.write_queue(engine, cfg.as_of, queue.to_pandas())
+    summary["seconds"] = stages.seconds
     (partial / "summary.json").write_text(json.dumps(summary, indent=2))
     _replace(partial, cfg.run_dir)
     return summary
@@ -186,21 +193,28 @@ def _previous_run(cfg: RunConfig) -> Path | None:
 
 
 def _drift(cfg: RunConfig, scores: pl.DataFrame, features: pl.DataFrame, champion: registry.RegisteredModel) -> dict:
-    """PSI of the score and of the champion's top features against the previous complete run."""
+    """PSI of the score and of the champion's top features against the previous complete run.
+    Best effort: a previous run that cannot be compared is reported, never fatal."""
     previous = _previous_run(cfg)
     if previous is None:
         return {"previous_run": None}
-    before = pl.read_parquet(previous / "scores.parquet")
     gains = champion.model.booster_.feature_importance("gain")
     top = [champion.names[i] for i in np.argsort(gains)[::-1][:DRIFT_FEATURES]]
-    before_features = pl.read_parquet(previous / "features.parquet", columns=top)
+    try:
+        before = pl.read_parquet(previous / "scores.parquet")
+        present = [f for f in top if f in pl.read_parquet_schema(previous / "features.parquet")]
+        before_features = pl.read_parquet(previous / "features.parquet", columns=present)
+    except Exception as exc:  # a pruned or unreadable old run must not stop tonight's
+        log.warning("drift: previous run %s unreadable (%s)", previous.name, exc)
+        return {"previous_run": previous.name, "error": str(exc).splitlines()[0]}
     values = {"score": psi(before["score"].to_numpy(), scores["score"].to_numpy())}
-    values |= {f: psi(before_features[f].to_numpy(), features[f].to_numpy()) for f in top}
+    values |= {f: psi(before_features[f].to_numpy(), features[f].to_numpy()) for f in top if f in before_features.columns}
     values = {k: round(v, 4) for k, v in values.items()}
     warnings = [f"{k}: PSI {v:.2f} > {PSI_WARN}" for k, v in values.items() if v > PSI_WARN]
     for warning in warnings:
         log.warning("drift against %s: %s", previous.name, warning)
-    return {"previous_run": previous.name, "psi": values, "threshold": PSI_WARN, "warnings": warnings}
+    return {"previous_run": previous.name, "psi": values, "threshold": PSI_WARN, "warnings": warnings,
+            "not_compared": [f for f in top if f not in before_features.columns]}  # fmt: skip
 
 
 def backfill(cfg: RunConfig, start: date, end: date, force: bool = False) -> list[tuple[date, str]]:

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import tempfile
 from dataclasses import asdict, dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import mlflow
@@ -16,14 +17,22 @@ import polars.selectors as cs
 
 from features.build import FEATURE_SET_VERSION, build_features, feature_names
 from features.time import as_of_end
-from models.dataset import TrainingConfig, merge_labels, snapshot_times, training_examples
+from models.dataset import (
+    TrainingConfig,
+    attach_snapshots,
+    labels_in_force,
+    merge_labels,
+    snapshot_times,
+    split,
+    training_examples,
+)
 from models.estimator import ModelConfig, check_columns, feature_frame, fit, predict
 from models.evaluate import baseline_scores, ranking_metrics
 from models.plots import importance_figure, pr_figure, precision_at_k_figure, score_figure
 from models.promotion import promote
 from pipeline import registry
 from pipeline.progress import Stages, track
-from pipeline.snapshot import Snapshot, load_snapshot
+from pipeline.snapshot import Snapshot, load_snapshot, summarize, write_rejects
 
 log = logging.getLogger("buyer_abuse")
 
@@ -70,7 +79,11 @@ def train(
     model and move `champion` to it only if it beats the current champion (models.promotion)."""
     stages = Stages()
     with stages("validate snapshot"):
-        snapshot = load_snapshot(data, reject_limit=reject_limit).snapshot
+        loaded = load_snapshot(data, reject_limit=reject_limit)
+    snapshot, inputs = loaded.snapshot, summarize(loaded)
+    if inputs["rejected_rows"]:
+        log.warning("%d input rows broke the contract and are left out of training (rejects.parquet in the MLflow run)",
+                    inputs["rejected_rows"])  # fmt: skip
     labels = merge_labels(snapshot.labels, verdicts)
     t = as_of_end(as_of)
     with stages("feature snapshots"):
@@ -82,11 +95,13 @@ def train(
         # abusers, which would count as false positives exactly when a model finds them.
         valid_all = examples.filter(pl.col("part") == "valid")
         valid = valid_all.filter(~pl.col("presumed"))
-        log.info("training examples: %d (%d abuse), validation: %d labelled (%d abuse)",
-                 train_set.height, int(train_set["y"].sum()), valid.height, int(valid["y"].sum()))  # fmt: skip
+        unmatched = _labels_without_features(labels, examples, t, training)
+        log.info("training examples: %d (%d abuse), validation: %d labelled (%d abuse); %d labels had no features "
+                 "at their snapshot (account registered after it)", train_set.height, int(train_set["y"].sum()),
+                 valid.height, int(valid["y"].sum()), unmatched)  # fmt: skip
     with stages("fit"):
         try:
-            model = fit(train_set, valid, model_cfg)
+            model = fit(train_set, model_cfg)
         except ValueError as exc:
             raise registry.RegistryError(f"cannot train as of {as_of}: {exc}") from None
     names = feature_names()
@@ -101,40 +116,72 @@ def train(
     with stages("log and register"), mlflow.start_run(run_name=f"train as of {as_of}") as run:
         mlflow.log_params({
             "as_of": as_of.isoformat(), "data": str(data.resolve()), "feature_set_version": FEATURE_SET_VERSION,
-            "features": len(names), "best_iteration": model.best_iteration_ or model.n_estimators,
+            "features": len(names), "rounds": model.rounds_, "labels_without_features": unmatched,
+            "input_rows": sum(c["rows"] for c in inputs["tables"].values()), "input_rejected_rows": inputs["rejected_rows"],
             "training_data_sha256": fingerprint(train_set.select("account_id", "snapshot_at", "y", "weight", *names)),
             "train_examples": train_set.height, "train_abuse": int(train_set["y"].sum()), "valid_examples": valid.height,
             **{f"training.{k_}": v for k_, v in asdict(training).items()}, **{f"model.{k_}": v for k_, v in asdict(model_cfg).items()},
         })  # fmt: skip
         mlflow.log_metrics({name: value for name, value in metrics.items() if np.isfinite(value)})
         registry.log_json({"feature_set_version": FEATURE_SET_VERSION, "features": names}, "feature_list.json")
+        registry.log_json(inputs, "inputs/summary.json")
+        if loaded.rejects.height:
+            with tempfile.TemporaryDirectory() as tmp:
+                write_rejects(loaded.rejects, Path(tmp) / "rejects.parquet")
+                mlflow.log_artifact(str(Path(tmp) / "rejects.parquet"), "inputs")
         if valid.height:
             registry.log_figure(pr_figure(scored), "plots/pr_curve.png")
             registry.log_figure(precision_at_k_figure(scored, k), "plots/precision_at_k.png")
             groups = np.where(scored["y"].to_numpy() == 1, "abuse", np.where(scored["presumed"].to_numpy(), "presumed legit", "legit"))
             registry.log_figure(score_figure(scored["score"].to_numpy(), groups, "Validation scores"), "plots/score_distribution.png")
         registry.log_figure(importance_figure(names, model.booster_.feature_importance("gain")), "plots/feature_importance.png")
-        version = registry.log_model(model, feature_frame(train_set.head(50), names), {"feature_set_version": FEATURE_SET_VERSION})
-        champion_p = champion_precision(valid, k)
+        valid_from = t - timedelta(days=training.valid_days)
+        cut = valid_from - timedelta(days=training.gap_days)
+        version = registry.log_model(model, feature_frame(train_set.head(50), names), {
+            "feature_set_version": FEATURE_SET_VERSION, "as_of": as_of.isoformat(), "labels_before": cut.isoformat(),
+        })  # fmt: skip
+        champion_p = champion_precision(valid, k, valid_from=valid_from)
         alias = registry.CHAMPION if promote(metrics["precision_at_k"], champion_p) else registry.CHALLENGER
         registry.set_alias(version, alias)
         mlflow.set_tags({"alias": alias, "registered_version": version})
-        if champion_p is not None:
+        if champion_p is not None and np.isfinite(champion_p):
             mlflow.log_metric("champion_precision_at_k", champion_p)
+        elif champion_p is not None:
+            mlflow.set_tag("champion_comparison", "champion trained on labels inside this window: not compared")
     log.info("registered %s version %s as %s (precision at k=%d: %.3f; champion: %s)", registry.MODEL_NAME, version,
              alias, k, metrics["precision_at_k"], "none" if champion_p is None else f"{champion_p:.3f}")  # fmt: skip
     return TrainResult(run.info.run_id, version, alias, metrics, champion_p)
 
 
-def champion_precision(valid: pl.DataFrame, k: int) -> float | None:
+def _labels_without_features(labels: pl.DataFrame | None, examples: pl.DataFrame, t, training: TrainingConfig) -> int:
+    """Labels in force that found no row in their snapshot (the account registered after it)."""
+    if labels is None:
+        return 0
+    in_force = labels_in_force(labels, t)
+    attached = attach_snapshots(in_force, snapshot_times(t, training))
+    return attached.height - examples.filter(~pl.col("presumed")).height - _in_gap(attached, t, training)
+
+
+def _in_gap(attached: pl.DataFrame, t, training: TrainingConfig) -> int:
+    return split(attached, t, training).filter(pl.col("part").is_null()).height
+
+
+def champion_precision(valid: pl.DataFrame, k: int, valid_from=None) -> float | None:
     """The current champion re-scored on the same validation window; None when there is no
-    champion or it cannot score the current feature set."""
+    champion or it cannot score the current feature set (the new model then takes the alias);
+    +inf when the champion was trained on labels decided inside the window (a later training
+    date): no fair comparison, so the champion keeps its alias."""
     try:
         champion = registry.load(registry.CHAMPION)
-        check_columns(valid, champion.columns)
+        check_columns(valid, champion.columns, champion.feature_set_version)
     except (registry.RegistryError, ValueError) as exc:
         log.info("no comparable champion (%s)", exc)
         return None
+    seen_until = champion.tags.get("labels_before")
+    if valid_from is not None and seen_until and datetime.fromisoformat(seen_until) > valid_from:
+        log.warning("the champion (%s) was trained on labels decided up to %s, inside this validation window: "
+                    "it keeps the alias", champion.label, seen_until)  # fmt: skip
+        return float("inf")
     if not valid.height:
         return float("nan")
     scored = valid.with_columns(score=pl.Series(predict(champion.model, valid, champion.names)))

@@ -174,3 +174,18 @@ def test_merge_labels_puts_verdicts_beside_the_snapshot_labels():
     assert_frame_equal(merge_labels(snapshot, None), snapshot.drop("extra"))
     assert_frame_equal(merge_labels(None, verdicts), verdicts)
     assert merge_labels(None, None) is None
+
+
+def test_labels_decided_in_the_validation_window_do_not_clean_the_training_sample():
+    """An abuser labelled after the cut was unknown when the model was (notionally) trained: at a
+    training snapshot it may be drawn as presumed legit, like any other unlabelled account."""
+    s1, s2 = T - 35 * DAY, T
+    snapshots = {s1: features(f1=1.0), s2: features(f1=2.0)}
+    cfg = TrainingConfig(valid_days=21, gap_days=7, unlabelled_per_snapshot=10, unlabelled_weight=0.2)
+
+    got = training_examples(snapshots, labels(("d", "abuse", T - 5 * DAY)), T, cfg)
+
+    presumed = got.filter("presumed").sort("snapshot_at", "account_id").select("account_id", "part").rows()
+    assert ("d", "train") in presumed  # unknown at the cut
+    assert ("d", "valid") not in presumed  # known by the validation snapshot
+    assert got.filter(~pl.col("presumed")).select("account_id", "y", "part").rows() == [("d", 1, "valid")]

@@ -3,6 +3,8 @@ fit's refusal of a training set without both classes."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import numpy as np
 import polars as pl
 import pytest
@@ -55,26 +57,52 @@ def test_a_long_list_of_missing_columns_is_cut_short():
     )
 
 
-def catalogue_frame(y: list[int]) -> pl.DataFrame:
+def catalogue_frame(y: list[int], days_ago: list[float] | None = None, signal: bool = False) -> pl.DataFrame:
+    """Random features (the first one carries the label when `signal`), decided `days_ago`
+    before 2026-03-31 (default: spread over 60 days)."""
     rng = np.random.default_rng(0)
     n = len(y)
-    return pl.DataFrame({name: rng.random(n) for name in feature_names()}).with_columns(
-        y=pl.Series(y, dtype=pl.Int8), weight=pl.lit(1.0)
-    )
+    days_ago = days_ago if days_ago is not None else list(np.linspace(60, 0, n))
+    end = datetime(2026, 3, 31, tzinfo=UTC)
+    frame = pl.DataFrame({name: rng.random(n) for name in feature_names()})
+    if signal:
+        frame = frame.with_columns(pl.Series(feature_names()[0], np.array(y) + rng.normal(0, 0.8, n)))
+    return frame.with_columns(
+        y=pl.Series(y, dtype=pl.Int8), weight=pl.lit(1.0), presumed=pl.lit(False),
+        decided_at=pl.Series([end - timedelta(days=d) for d in days_ago], dtype=pl.Datetime("us", "UTC")),
+    )  # fmt: skip
 
 
 def test_fit_refuses_a_training_set_without_both_classes():
     with pytest.raises(ValueError, match="needs both abuse and legit examples"):
-        fit(catalogue_frame([0] * 30), catalogue_frame([0, 1]), ModelConfig(n_estimators=5))
+        fit(catalogue_frame([0] * 30), ModelConfig(n_estimators=5))
     with pytest.raises(ValueError, match="needs both abuse and legit examples"):
-        fit(catalogue_frame([1] * 30), catalogue_frame([0, 1]), ModelConfig(n_estimators=5))
+        fit(catalogue_frame([1] * 30), ModelConfig(n_estimators=5))
 
 
 def test_fit_then_predict_gives_a_probability_per_row():
     train = catalogue_frame([0, 1] * 40)
-    model = fit(train, train.head(0), ModelConfig(n_estimators=5, min_child_samples=2))
+    model = fit(train, ModelConfig(n_estimators=5, min_child_samples=2))
 
     p = predict(model, train, feature_names())
     assert p.shape == (80,)
     assert ((p >= 0) & (p <= 1)).all()
     assert np.allclose(predict(model.booster_, train, feature_names()), p)
+
+
+def test_rounds_are_chosen_on_the_latest_training_decisions_then_the_model_is_refitted_on_all():
+    train = catalogue_frame([0, 1] * 300, signal=True)  # decisions spread over 60 days
+    cfg = ModelConfig(n_estimators=400, early_stopping_rounds=20, early_stopping_days=14, min_child_samples=5)
+    model = fit(train, cfg)
+
+    assert 1 <= model.rounds_ < 400  # early stopping chose, on the last 14 days
+    assert model.booster_.num_trees() == model.rounds_  # the refit on every example has that many rounds
+    assert model.n_estimators == model.rounds_
+
+
+def test_without_both_classes_in_the_latest_days_the_default_rounds_are_used():
+    y = [0, 1] * 50 + [0] * 20
+    train = catalogue_frame(y, days_ago=[60 - i * 0.3 for i in range(100)] + [3.0] * 20)  # only legit in the last 14 days
+    model = fit(train, ModelConfig(n_estimators=400, default_rounds=7, min_child_samples=5))
+
+    assert model.rounds_ == 7 and model.booster_.num_trees() == 7

@@ -307,6 +307,17 @@ def test_a_numeric_column_stored_as_a_date_rejects_every_row(tables, write):
     assert result.counts["orders"] == {"rows": 4, "rejected": 4}
 
 
+def test_an_all_empty_nullable_column_of_an_impossible_type_rejects_nothing(tables, write):
+    # pandas writes an all-missing text column as float64 NaN; empty values are simply empty.
+    orders = frame("orders", tables["orders"]).with_columns(ship_region=pl.lit(None, dtype=pl.Float64))
+
+    result = load(write({**tables, "orders": orders}))
+
+    assert [line for line in lines(result) if line[0] == "orders"] == []
+    assert result.snapshot.orders["ship_region"].dtype == pl.String
+    assert result.snapshot.orders["ship_region"].null_count() == 4
+
+
 def test_naive_and_aware_timestamps_all_end_as_the_same_utc_instants(tables, write):
     berlin = frame("orders", tables["orders"]).with_columns(
         pl.col("placed_at", "paid_at", "shipped_at", "delivered_at", "cancelled_at").dt.convert_time_zone("Europe/Berlin")

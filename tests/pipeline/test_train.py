@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -19,6 +19,7 @@ from mlflow.tracking import MlflowClient
 
 from e2e import AS_OF, MARKET, use_store
 import pipeline.train
+from models.promotion import promote
 from features.build import FEATURE_SET_VERSION, feature_names
 from features.time import as_of_end
 from models.dataset import TrainingConfig, labels_in_force, split
@@ -157,7 +158,7 @@ def test_a_better_model_takes_the_champion_alias(market, tmp_path, monkeypatch):
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     # A deliberately bad first champion: trained on inverted labels, it ranks abusers last.
     real_fit = pipeline.train.fit
-    monkeypatch.setattr(pipeline.train, "fit", lambda rows, valid, cfg: real_fit(rows.with_columns(y=1 - pl.col("y")), valid, cfg))
+    monkeypatch.setattr(pipeline.train, "fit", lambda rows, cfg: real_fit(rows.with_columns(y=1 - pl.col("y")), cfg))
     figures = set(plt.get_fignums())
     bad = train(market, AS_OF)
     monkeypatch.setattr(pipeline.train, "fit", real_fit)
@@ -194,10 +195,29 @@ def test_no_champion_means_nothing_to_compare_with(tmp_path, monkeypatch):
 
 
 def test_a_champion_that_cannot_score_the_feature_set_is_not_compared(monkeypatch):
-    other_features = RegisteredModel(model=None, version="7", columns={"a_retired_feature": "Float64"})
+    other_features = RegisteredModel(model=None, version="7", columns={"a_retired_feature": "Float64"}, tags={})
     monkeypatch.setattr(registry, "load", lambda alias=CHAMPION: other_features)
 
     assert champion_precision(pl.DataFrame({"y": [1, 0], "orders_7d": [1.0, 2.0]}), k=1) is None
+
+
+def test_a_champion_of_another_feature_set_version_is_not_compared(monkeypatch):
+    same_names = {name: "Float64" for name in feature_names()}
+    older = RegisteredModel(model=None, version="7", columns=same_names, tags={"feature_set_version": "v0"})
+    monkeypatch.setattr(registry, "load", lambda alias=CHAMPION: older)
+    table = pl.DataFrame({name: [0.0, 1.0] for name in feature_names()}).with_columns(y=pl.Series([1, 0]))
+
+    assert champion_precision(table, k=1) is None
+
+
+def test_a_champion_trained_on_labels_inside_the_window_keeps_its_alias(monkeypatch):
+    valid_from = datetime(2026, 3, 10, tzinfo=UTC)
+    later = RegisteredModel(model=None, version="9", columns={"orders_7d": "Float64"},
+                            tags={"labels_before": (valid_from + timedelta(days=3)).isoformat()})  # fmt: skip
+    monkeypatch.setattr(registry, "load", lambda alias=CHAMPION: later)
+
+    assert champion_precision(pl.DataFrame({"y": [1, 0], "orders_7d": [1.0, 2.0]}), k=1, valid_from=valid_from) == float("inf")
+    assert not promote(0.99, float("inf"))
 
 
 def test_the_fingerprint_ignores_row_order_and_last_bit_float_noise():
