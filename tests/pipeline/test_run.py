@@ -188,6 +188,12 @@ def test_a_rerun_replaces_scores_but_keeps_every_verdict_and_note(market, workdi
     by_rank = requeued.sort_values("rank")
     assert by_rank["rank"].tolist() == list(range(1, 21)) and by_rank["score"].is_monotonic_decreasing
     assert set(requeued["model_version"]) == {"buyer-abuse/1"}
+    # The escalated account kept beyond the queue is refreshed too: this run's score and model,
+    # and its rank among the accounts that could be queued (so no rank is used twice).
+    kept = again.set_index("account_id").loc[beyond]
+    new_score = scores_of(out, EARLY).filter(pl.col("account_id") == beyond)["score"].item()
+    assert kept["score"] == pytest.approx(new_score) and kept["model_version"] == "buyer-abuse/1"
+    assert kept["rank"] > 20 and summary["kept_for_analysts"] == 1
     assert_frame_equal(again.set_index("account_id").loc[decided, verdict_columns], verdicts)
     assert verdicts["note"].tolist() == ["ring of resellers", "customs holds, not abuse", "ask the payments team"]
     assert set(again.loc[~again["account_id"].isin(decided), "status"]) == {"open"}
