@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from features.catalogue import Feature, smoothed_rate
+from features.catalogue import Feature
 from features.time import Frame
 
 FLASH_HOURS = 6  # a campaign whose orders (first to 90th percentile) span less than this is a flash sale

@@ -40,7 +40,6 @@ STAGES = ["connect", "champion", "validate", "features", "score", "write outputs
 LOG = logging.getLogger("buyer_abuse")
 
 
-
 @dataclass(frozen=True)
 class Champion:
     home: Path
