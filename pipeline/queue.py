@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from datetime import date
 
 from rich.console import Console
@@ -26,4 +27,5 @@ def show_queue(url: str | None, as_of: date | None, top: int, console: Console |
         why = "\n".join(f"- {r['text']}" for r in json.loads(row.reasons))
         ring = row.ring_id if isinstance(row.ring_id, str) else ""
         table.add_row(str(row.rank), row.account_id, f"{row.score:.3f}", ring, row.status, why)
-    (console or Console()).print(table)
+    # Off a terminal rich would wrap at 80 columns; a log or a pipe reads better wide.
+    (console or Console(width=None if sys.stdout.isatty() else 160)).print(table)
