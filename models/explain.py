@@ -19,6 +19,7 @@ from features.build import catalogue
 from models.estimator import feature_frame
 
 SPARE_REASONS = 3  # contributions looked at beyond `top`, in case some values are merely typical
+TYPICAL = (40.0, 60.0)  # percentiles of a value too ordinary to be shown as a reason
 WINDOW_TEXT = {"1d": "last day", "7d": "last 7 days", "30d": "last 30 days", "90d": "last 90 days",
                "lifetime": "all history", "as of t": "now"}
 
@@ -104,8 +105,9 @@ def reasons(
         return []
     contrib = contributions(model, flagged, names)
     # Candidates: the strongest positive contributions. A value equal to the population's
-    # typical one explains nothing to an analyst (it matters only through other features), so
-    # such candidates give way to the next; a few spares per row are looked up for that.
+    # median, or between its 40th and 60th percentiles, explains nothing to an analyst (it
+    # matters only through other features), so such candidates give way to the next; a few
+    # spares per row are looked up for that.
     best = np.argsort(-contrib, axis=1)[:, : top + SPARE_REASONS]
     used = sorted(set(best.ravel().tolist()))
     pops = {i: population[names[i]].cast(pl.Float64).to_numpy() for i in used}
@@ -117,9 +119,9 @@ def reasons(
             value = float("nan") if row[names[i]] is None else float(row[names[i]])
             if contrib[r, i] <= 0 or len(items) == top:
                 break  # a reason must push towards abuse
-            if value == medians[i]:
-                continue
             pct = _percentile(pops[i], value) if np.isfinite(value) else float("nan")
+            if value == medians[i] or TYPICAL[0] <= pct <= TYPICAL[1]:
+                continue
             items.append({
                 "feature": names[i], "value": _num(value), "contribution": _num(contrib[r, i]),
                 "percentile": _num(pct, 1), "typical": _num(medians[i]), "text": _sentence(names[i], value, pct, medians[i]),
