@@ -34,14 +34,31 @@ def market(accounts: int, days: int = 90, seed: int = 1) -> Path:
     """A simulated market, made once and reused by every benchmark."""
     path = OUT / f"market_{accounts}_{days}d_seed{seed}"
     if not (path / "market.json").exists():
-        subprocess.run([CLI, "simulate", "--out", str(path), "--accounts", str(accounts), "--days", str(days),
-                        "--seed", str(seed)], check=True, stdout=subprocess.DEVNULL)  # fmt: skip
+        subprocess.run(
+            [
+                CLI,
+                "simulate",
+                "--out",
+                str(path),
+                "--accounts",
+                str(accounts),
+                "--days",
+                str(days),
+                "--seed",
+                str(seed),
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
     return path
 
 
 def machine() -> dict:
-    return {"cores": os.cpu_count(), "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
-            "python": sys.version.split()[0]}  # fmt: skip
+    return {
+        "cores": os.cpu_count(),
+        "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+        "python": sys.version.split()[0],
+    }
 
 
 def save(name: str, result: dict) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import sys
 
 import polars as pl
-
 from bench_common import CLI, OUT, market, measure, save
 
 AS_OF = "2026-03-31"  # the last day of a 90-day market starting 2026-01-01
@@ -22,11 +21,16 @@ def main(sizes: list[int], buckets: tuple[int, ...] = (1, 4)) -> None:
         orders = pl.scan_parquet(data / "orders.parquet").select(pl.len()).collect().item()
         for b in buckets if accounts == max(sizes) else (1,):
             out = OUT / f"features_{accounts}_b{b}.parquet"
-            figures = measure([CLI, "features", "--data", str(data), "--as-of", AS_OF, "--out", str(out), "--buckets", str(b)])
+            figures = measure(
+                [CLI, "features", "--data", str(data), "--as-of", AS_OF, "--out", str(out), "--buckets", str(b)]
+            )
             table = pl.scan_parquet(out).collect_schema()
             rows.append({"accounts": accounts, "orders": orders, "buckets": b, **figures, "columns": len(table)})
             print(rows[-1], flush=True)
-    save("features", {"runs": rows, "note": "wall time and peak RSS of the whole command: reading, validation, features, write"})
+    save(
+        "features",
+        {"runs": rows, "note": "wall time and peak RSS of the whole command: reading, validation, features, write"},
+    )
 
 
 if __name__ == "__main__":

@@ -44,17 +44,23 @@ def evaluate(accounts: int, seed: int) -> dict:
     model = overall["model"]
     best_baseline = max(v for r, v in overall.items() if r != "model")
     return {
-        "accounts": accounts, "seed": seed, "k": k, "scored_without_abuse_label": len(population),
+        "accounts": accounts,
+        "seed": seed,
+        "k": k,
+        "scored_without_abuse_label": len(population),
         "precision_at_k": {r: round(v, 3) for r, v in overall.items()},
         "lift_over_best_baseline": round(model / best_baseline, 2) if best_baseline else None,
         "precision_at_200": {r: round(v, 3) for r, v in found_200.items()},
-        "recall_by_pattern": {p: round(r, 3) for p, r in recall[recall["ranker"] == "model"].set_index("pattern")["recall"].items()},
+        "recall_by_pattern": {
+            p: round(r, 3) for p, r in recall[recall["ranker"] == "model"].set_index("pattern")["recall"].items()
+        },
         "false_positive_share_by_group": {
             g: {"accounts": int(row.accounts), "flagged": int(row.flagged), "share": round(row.share, 4)}
             for g, row in lookalikes[lookalikes["ranker"] == "model"].set_index("group").iterrows()
         },
-        "train": train, "run": run,
-    }  # fmt: skip
+        "train": train,
+        "run": run,
+    }
 
 
 def main() -> None:

@@ -46,7 +46,14 @@ def main() -> None:
             params = replace(ModelConfig(), n_jobs=n_jobs).lgbm_params(rounds=300)
             start = time.perf_counter()
             lgb.LGBMClassifier(**params).fit(X, y, sample_weight=w)
-            rows.append({"n_jobs": n_jobs, "other_core_busy": load, "rounds": 300, "seconds": round(time.perf_counter() - start, 2)})
+            rows.append(
+                {
+                    "n_jobs": n_jobs,
+                    "other_core_busy": load,
+                    "rounds": 300,
+                    "seconds": round(time.perf_counter() - start, 2),
+                }
+            )
             print(rows[-1], flush=True)
         if spinner:
             stop.set()

@@ -16,16 +16,42 @@ NEW_ACCOUNT_DAYS = 30
 
 def account_features(t: datetime) -> list[Feature]:
     return [
-        Feature("account_age_days", "account", "as of t", "days", "days from registration to t",
-                (t - pl.col("created_at")).dt.total_seconds() / 86_400, fill=None),
-        Feature("phone_verified", "account", "as of t", "0/1", "phone verified (null when unknown)",
-                pl.col("phone_verified").cast(pl.Float64), fill=None),
-        Feature("email_domain_missing", "account", "as of t", "0/1", "no e-mail domain on the profile",
-                pl.col("email_domain").is_null().cast(pl.Float64)),
-        Feature("email_domain_new_share", "account", "as of t", "share",
-                f"share of the accounts on the same e-mail domain registered in the last {NEW_ACCOUNT_DAYS} days",
-                pl.col("domain_new_share"), fill=None),
-    ]  # fmt: skip
+        Feature(
+            "account_age_days",
+            "account",
+            "as of t",
+            "days",
+            "days from registration to t",
+            (t - pl.col("created_at")).dt.total_seconds() / 86_400,
+            fill=None,
+        ),
+        Feature(
+            "phone_verified",
+            "account",
+            "as of t",
+            "0/1",
+            "phone verified (null when unknown)",
+            pl.col("phone_verified").cast(pl.Float64),
+            fill=None,
+        ),
+        Feature(
+            "email_domain_missing",
+            "account",
+            "as of t",
+            "0/1",
+            "no e-mail domain on the profile",
+            pl.col("email_domain").is_null().cast(pl.Float64),
+        ),
+        Feature(
+            "email_domain_new_share",
+            "account",
+            "as of t",
+            "share",
+            f"share of the accounts on the same e-mail domain registered in the last {NEW_ACCOUNT_DAYS} days",
+            pl.col("domain_new_share"),
+            fill=None,
+        ),
+    ]
 
 
 def account_profile(accounts: pl.DataFrame, t: datetime) -> pl.DataFrame:

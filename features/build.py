@@ -79,7 +79,13 @@ def build_features(
     before the as-of instant. Nothing known only after it can reach a column: every table is
     first cut with `known_at`."""
     t = as_of_instant(as_of)
-    given = {"accounts": accounts, "orders": orders, "payment_attempts": payment_attempts, "sessions": sessions, "labels": labels}
+    given = {
+        "accounts": accounts,
+        "orders": orders,
+        "payment_attempts": payment_attempts,
+        "sessions": sessions,
+        "labels": labels,
+    }
     # Lazy views: each aggregation below reads only the columns and rows it needs.
     view = {name: None if frame is None else known_at(name, frame.lazy(), t) for name, frame in given.items()}
     acc, ords, atts = view["accounts"].collect(), view["orders"], view["payment_attempts"]
@@ -89,12 +95,20 @@ def build_features(
     regions, sellers = region_context(ords), seller_context(ords)
     per_account = []
     for b in track(range(buckets), "feature buckets"):
-        mine = (lambda f: f.filter(pl.col("account_id").hash(seed=7) % buckets == b)) if buckets > 1 else (lambda f: f)
+        mine = (
+            (lambda f, b=b: f.filter(pl.col("account_id").hash(seed=7) % buckets == b))
+            if buckets > 1
+            else (lambda f: f)
+        )
         o = mine(ords)
         history = order_history(o, campaigns, t)
         payments = payment_history(mine(atts), t)
         context = context_history(o, campaigns, regions, sellers)
-        per_account.append(history.join(payments, on="account_id", how="full", coalesce=True).join(context, on="account_id", how="left"))
+        per_account.append(
+            history.join(payments, on="account_id", how="full", coalesce=True).join(
+                context, on="account_id", how="left"
+            )
+        )
     history = pl.concat(per_account, how="diagonal_relaxed")
     del per_account
 
@@ -109,17 +123,23 @@ def build_features(
     # One lazy plan for the final table, so the joins, casts and fills do not each copy a
     # million-row, two-hundred-column frame.
     table = (
-        account_profile(acc, t).lazy()
+        account_profile(acc, t)
+        .lazy()
         .join(history.lazy(), on="account_id", how="left")
         .join(sharing.lazy(), on="account_id", how="left")
         .join(ring.lazy(), on="account_id", how="left")
-    )  # fmt: skip
+    )
     features = catalogue()
     return (
         table.select(
             "account_id",
             "ring_id",
-            *[pl.col(f.name).cast(pl.Float64).fill_null(f.fill) if f.fill is not None else pl.col(f.name).cast(pl.Float64) for f in features],
+            *[
+                pl.col(f.name).cast(pl.Float64).fill_null(f.fill)
+                if f.fill is not None
+                else pl.col(f.name).cast(pl.Float64)
+                for f in features
+            ],
         )
         .sort("account_id")
         .collect()

@@ -63,10 +63,17 @@ class WindowedRate:
 
     def features(self, windows: Iterable[str]) -> list[Feature]:
         return [
-            Feature(f"{self.stem}_{w}", self.family, w, "share", f"{self.meaning} (prior {self.prior})",
-                    smoothed_rate(pl.col(f"{self.events}_{w}"), pl.col(f"{self.trials}_{w}"), self.prior), fill=self.prior)
+            Feature(
+                f"{self.stem}_{w}",
+                self.family,
+                w,
+                "share",
+                f"{self.meaning} (prior {self.prior})",
+                smoothed_rate(pl.col(f"{self.events}_{w}"), pl.col(f"{self.trials}_{w}"), self.prior),
+                fill=self.prior,
+            )
             for w in windows
-        ]  # fmt: skip
+        ]
 
 
 def smoothed_rate(events: pl.Expr, trials: pl.Expr, prior: float) -> pl.Expr:

@@ -54,8 +54,12 @@ def region_context(orders: Frame) -> pl.DataFrame:
         orders.lazy()
         .group_by("ship_country", "ship_region")
         .agg(
-            region_logistics_rate=_rate((shipped & _is("cancel_initiator", "logistics")).sum(), shipped.sum(), LOGISTICS_PRIOR),
-            region_refusal_rate=_rate((after_ship & _is("cancel_initiator", "buyer")).sum(), shipped.sum(), REFUSAL_PRIOR),
+            region_logistics_rate=_rate(
+                (shipped & _is("cancel_initiator", "logistics")).sum(), shipped.sum(), LOGISTICS_PRIOR
+            ),
+            region_refusal_rate=_rate(
+                (after_ship & _is("cancel_initiator", "buyer")).sum(), shipped.sum(), REFUSAL_PRIOR
+            ),
         )
         .collect()
     )
@@ -83,26 +87,69 @@ def context_features() -> list[Feature]:
     expected_stockouts = pl.max_horizontal("seller_stockout_rate", "campaign_stockout_rate").filter(paid).sum()
     expected_refusals = pl.col("region_refusal_rate").filter(shipped).sum()
     return [
-        Feature("logistics_cancels_expected_lifetime", "context", "lifetime", "orders",
-                "logistics cancellations expected from the destination regions' failure rates over the account's shipped orders",
-                expected_logistics),
-        Feature("logistics_cancels_excess_lifetime", "context", "lifetime", "orders",
-                "logistics cancellations beyond what the destination regions explain", logistics.sum() - expected_logistics),
-        Feature("seller_cancels_expected_lifetime", "context", "lifetime", "orders",
-                "merchant cancellations expected from the sellers' and campaigns' stock-out rates over the paid orders",
-                expected_stockouts),
-        Feature("seller_cancels_excess_lifetime", "context", "lifetime", "orders",
-                "merchant cancellations beyond what the sellers and campaigns explain", seller.sum() - expected_stockouts),
-        Feature("refusals_expected_lifetime", "context", "lifetime", "orders",
-                "buyer cancellations after shipment expected from the destination regions' refusal rates", expected_refusals),
-        Feature("refusals_excess_lifetime", "context", "lifetime", "orders",
-                "buyer cancellations after shipment beyond what the destination regions explain", refusal.sum() - expected_refusals),
-        Feature("region_logistics_rate_mean", "context", "lifetime", "share",
-                "mean logistics failure rate of the account's destination regions", pl.col("region_logistics_rate").mean(), fill=None),
-    ]  # fmt: skip
+        Feature(
+            "logistics_cancels_expected_lifetime",
+            "context",
+            "lifetime",
+            "orders",
+            "logistics cancellations expected from the destination regions' failure rates over the account's shipped orders",
+            expected_logistics,
+        ),
+        Feature(
+            "logistics_cancels_excess_lifetime",
+            "context",
+            "lifetime",
+            "orders",
+            "logistics cancellations beyond what the destination regions explain",
+            logistics.sum() - expected_logistics,
+        ),
+        Feature(
+            "seller_cancels_expected_lifetime",
+            "context",
+            "lifetime",
+            "orders",
+            "merchant cancellations expected from the sellers' and campaigns' stock-out rates over the paid orders",
+            expected_stockouts,
+        ),
+        Feature(
+            "seller_cancels_excess_lifetime",
+            "context",
+            "lifetime",
+            "orders",
+            "merchant cancellations beyond what the sellers and campaigns explain",
+            seller.sum() - expected_stockouts,
+        ),
+        Feature(
+            "refusals_expected_lifetime",
+            "context",
+            "lifetime",
+            "orders",
+            "buyer cancellations after shipment expected from the destination regions' refusal rates",
+            expected_refusals,
+        ),
+        Feature(
+            "refusals_excess_lifetime",
+            "context",
+            "lifetime",
+            "orders",
+            "buyer cancellations after shipment beyond what the destination regions explain",
+            refusal.sum() - expected_refusals,
+        ),
+        Feature(
+            "region_logistics_rate_mean",
+            "context",
+            "lifetime",
+            "share",
+            "mean logistics failure rate of the account's destination regions",
+            pl.col("region_logistics_rate").mean(),
+            fill=None,
+        ),
+    ]
 
 
-def context_history(orders: Frame, campaigns: pl.DataFrame, regions: pl.DataFrame, sellers: pl.DataFrame) -> pl.DataFrame:
+def context_history(
+    orders: Frame, campaigns: pl.DataFrame, regions: pl.DataFrame, sellers: pl.DataFrame
+) -> pl.DataFrame:
     """Context columns for every account with at least one order."""
     joined = (
         orders.lazy()

@@ -53,11 +53,14 @@ SOURCES = (
 def entity_links(tables: dict[str, Frame | None]) -> pl.DataFrame:
     """Unique (account_id, kind, entity_id) links from the given tables (absent ones skipped)."""
     parts = [
-        tables[table].lazy().select("account_id", pl.lit(kind).alias("kind"), pl.col(column).alias("entity_id"))
-        .drop_nulls("entity_id").unique()  # de-duplicate per source: the concatenation stays small
+        tables[table]
+        .lazy()
+        .select("account_id", pl.lit(kind).alias("kind"), pl.col(column).alias("entity_id"))
+        .drop_nulls("entity_id")
+        .unique()  # de-duplicate per source: the concatenation stays small
         for table, column, kind in SOURCES
         if tables.get(table) is not None
-    ]  # fmt: skip
+    ]
     return pl.concat(parts).unique().sort("kind", "entity_id", "account_id").collect()
 
 
@@ -66,15 +69,23 @@ def known_abusers(labels: pl.DataFrame | None, accounts: pl.DataFrame) -> pl.Dat
     if labels is None or labels.is_empty():
         return accounts.select("account_id", known_abuser=pl.lit(False))
     latest = labels.sort("decided_at", "label").group_by("account_id").agg(pl.col("label").last())
-    return accounts.select("account_id").join(latest, on="account_id", how="left").select(
-        "account_id", known_abuser=(pl.col("label") == "abuse").fill_null(False)
+    return (
+        accounts.select("account_id")
+        .join(latest, on="account_id", how="left")
+        .select("account_id", known_abuser=(pl.col("label") == "abuse").fill_null(False))
     )
 
 
 def account_facts(accounts: pl.DataFrame, history: pl.DataFrame, known: pl.DataFrame, t: datetime) -> pl.DataFrame:
     """Per account: what entity and ring figures pool (new, orders, cancels, known abuser)."""
-    cols = ["orders_lifetime", "buyer_cancels_lifetime", "unpaid_timeouts_lifetime", "flash_orders_lifetime",
-            "fast_buyer_cancels_lifetime", "discount_on_buyer_cancels_usd_lifetime"]  # fmt: skip
+    cols = [
+        "orders_lifetime",
+        "buyer_cancels_lifetime",
+        "unpaid_timeouts_lifetime",
+        "flash_orders_lifetime",
+        "fast_buyer_cancels_lifetime",
+        "discount_on_buyer_cancels_usd_lifetime",
+    ]
     return (
         accounts.select("account_id", "created_at")
         .join(history.select("account_id", *cols), on="account_id", how="left")
@@ -102,17 +113,43 @@ def entity_features() -> list[Feature]:
     out: list[Feature] = []
     for kind in KINDS:
         out += [
-            Feature(f"{PLURAL[kind]}_used", "entities", "lifetime", PLURAL[kind], f"distinct {PLURAL[kind]} the account was seen with"),
-            Feature(f"max_accounts_per_{kind}", "entities", "lifetime", "accounts",
-                    f"most accounts (including this one) sharing one of its {kind}s"),
-            Feature(f"max_new_others_per_{kind}", "entities", "lifetime", "accounts",
-                    f"most other accounts registered in the last {NEW_ACCOUNT_DAYS} days on one of its {kind}s"),
-            Feature(f"max_others_buyer_cancel_rate_{kind}", "entities", "lifetime", "share",
-                    f"highest buyer-cancel rate of the other accounts pooled on one of its {kind}s (prior {OTHERS_CANCEL_PRIOR})",
-                    fill=OTHERS_CANCEL_PRIOR),
-            Feature(f"max_known_abuser_share_{kind}", "entities", "lifetime", "share",
-                    f"highest share of other accounts on one of its {kind}s with an abuse label in force before t"),
-        ]  # fmt: skip
+            Feature(
+                f"{PLURAL[kind]}_used",
+                "entities",
+                "lifetime",
+                PLURAL[kind],
+                f"distinct {PLURAL[kind]} the account was seen with",
+            ),
+            Feature(
+                f"max_accounts_per_{kind}",
+                "entities",
+                "lifetime",
+                "accounts",
+                f"most accounts (including this one) sharing one of its {kind}s",
+            ),
+            Feature(
+                f"max_new_others_per_{kind}",
+                "entities",
+                "lifetime",
+                "accounts",
+                f"most other accounts registered in the last {NEW_ACCOUNT_DAYS} days on one of its {kind}s",
+            ),
+            Feature(
+                f"max_others_buyer_cancel_rate_{kind}",
+                "entities",
+                "lifetime",
+                "share",
+                f"highest buyer-cancel rate of the other accounts pooled on one of its {kind}s (prior {OTHERS_CANCEL_PRIOR})",
+                fill=OTHERS_CANCEL_PRIOR,
+            ),
+            Feature(
+                f"max_known_abuser_share_{kind}",
+                "entities",
+                "lifetime",
+                "share",
+                f"highest share of other accounts on one of its {kind}s with an abuse label in force before t",
+            ),
+        ]
     return out
 
 
@@ -120,16 +157,20 @@ def entity_sharing(links: pl.DataFrame, stats: pl.DataFrame, facts: pl.DataFrame
     """Per account: how widely and by whom its entities are shared, others only (never itself)."""
     own = facts.select("account_id", "new", "orders_lifetime", "buyer_cancels_lifetime", "known_abuser")
     others = pl.col("accounts") - 1
-    per_link = links.join(stats, on=["kind", "entity_id"]).join(own, on="account_id").with_columns(
-        others_new=pl.col("new_accounts") - pl.col("new").cast(pl.UInt32),
-        others_rate=smoothed_rate(
-            pl.col("buyer_cancels") - pl.col("buyer_cancels_lifetime"),
-            pl.col("orders") - pl.col("orders_lifetime"),
-            OTHERS_CANCEL_PRIOR,
-        ),
-        others_abuse=pl.when(others > 0)
-        .then((pl.col("abusers") - pl.col("known_abuser").cast(pl.UInt32)) / others)
-        .otherwise(0.0),
+    per_link = (
+        links.join(stats, on=["kind", "entity_id"])
+        .join(own, on="account_id")
+        .with_columns(
+            others_new=pl.col("new_accounts") - pl.col("new").cast(pl.UInt32),
+            others_rate=smoothed_rate(
+                pl.col("buyer_cancels") - pl.col("buyer_cancels_lifetime"),
+                pl.col("orders") - pl.col("orders_lifetime"),
+                OTHERS_CANCEL_PRIOR,
+            ),
+            others_abuse=pl.when(others > 0)
+            .then((pl.col("abusers") - pl.col("known_abuser").cast(pl.UInt32)) / others)
+            .otherwise(0.0),
+        )
     )
     wide = per_link.group_by("account_id").agg(
         expr
@@ -138,7 +179,10 @@ def entity_sharing(links: pl.DataFrame, stats: pl.DataFrame, facts: pl.DataFrame
             (pl.col("kind") == kind).sum().alias(f"{PLURAL[kind]}_used"),
             pl.col("accounts").filter(pl.col("kind") == kind).max().alias(f"max_accounts_per_{kind}"),
             pl.col("others_new").filter(pl.col("kind") == kind).max().alias(f"max_new_others_per_{kind}"),
-            pl.col("others_rate").filter((pl.col("kind") == kind) & (others > 0)).max().alias(f"max_others_buyer_cancel_rate_{kind}"),
+            pl.col("others_rate")
+            .filter((pl.col("kind") == kind) & (others > 0))
+            .max()
+            .alias(f"max_others_buyer_cancel_rate_{kind}"),
             pl.col("others_abuse").filter(pl.col("kind") == kind).max().alias(f"max_known_abuser_share_{kind}"),
         )
     )
@@ -172,28 +216,87 @@ def rings(accounts: pl.DataFrame, links: pl.DataFrame) -> pl.DataFrame:
 
 def ring_features() -> list[Feature]:
     return [
-        Feature("ring_size", "rings", "lifetime", "accounts", "accounts in the account's ring (1 when in none)", fill=1.0),
-        Feature("ring_new_account_share", "rings", "lifetime", "share",
-                f"share of the ring registered in the last {NEW_ACCOUNT_DAYS} days", fill=None),
-        Feature("ring_age_spread_days", "rings", "lifetime", "days", "days between the ring's first and last registration", fill=None),
-        Feature("ring_buyer_cancel_rate", "rings", "lifetime", "share",
-                f"buyer cancellations over orders, pooled over the ring (prior {OTHERS_CANCEL_PRIOR})", fill=None),
-        Feature("ring_unpaid_timeout_rate", "rings", "lifetime", "share",
-                "unpaid timeouts over orders, pooled over the ring (prior 0.02)", fill=None),
-        Feature("ring_flash_order_share", "rings", "lifetime", "share", "flash-sale orders over orders, pooled over the ring", fill=None),
-        Feature("ring_fast_cancel_share", "rings", "lifetime", "share",
-                "fast buyer cancels over buyer cancels, pooled over the ring (prior 0.2)", fill=None),
-        Feature("ring_discount_on_cancels_usd_per_account", "rings", "lifetime", "USD",
-                "discount value on buyer-cancelled orders, pooled over the ring, per member", fill=None),
+        Feature(
+            "ring_size", "rings", "lifetime", "accounts", "accounts in the account's ring (1 when in none)", fill=1.0
+        ),
+        Feature(
+            "ring_new_account_share",
+            "rings",
+            "lifetime",
+            "share",
+            f"share of the ring registered in the last {NEW_ACCOUNT_DAYS} days",
+            fill=None,
+        ),
+        Feature(
+            "ring_age_spread_days",
+            "rings",
+            "lifetime",
+            "days",
+            "days between the ring's first and last registration",
+            fill=None,
+        ),
+        Feature(
+            "ring_buyer_cancel_rate",
+            "rings",
+            "lifetime",
+            "share",
+            f"buyer cancellations over orders, pooled over the ring (prior {OTHERS_CANCEL_PRIOR})",
+            fill=None,
+        ),
+        Feature(
+            "ring_unpaid_timeout_rate",
+            "rings",
+            "lifetime",
+            "share",
+            "unpaid timeouts over orders, pooled over the ring (prior 0.02)",
+            fill=None,
+        ),
+        Feature(
+            "ring_flash_order_share",
+            "rings",
+            "lifetime",
+            "share",
+            "flash-sale orders over orders, pooled over the ring",
+            fill=None,
+        ),
+        Feature(
+            "ring_fast_cancel_share",
+            "rings",
+            "lifetime",
+            "share",
+            "fast buyer cancels over buyer cancels, pooled over the ring (prior 0.2)",
+            fill=None,
+        ),
+        Feature(
+            "ring_discount_on_cancels_usd_per_account",
+            "rings",
+            "lifetime",
+            "USD",
+            "discount value on buyer-cancelled orders, pooled over the ring, per member",
+            fill=None,
+        ),
         *[
-            Feature(f"ring_shared_{PLURAL[kind]}", "rings", "lifetime", PLURAL[kind],
-                    f"{PLURAL[kind]} shared by two or more members (what links the ring)", fill=0.0)
+            Feature(
+                f"ring_shared_{PLURAL[kind]}",
+                "rings",
+                "lifetime",
+                PLURAL[kind],
+                f"{PLURAL[kind]} shared by two or more members (what links the ring)",
+                fill=0.0,
+            )
             for kind in RING_CAPS
         ],
-        Feature("ring_devices_per_account", "rings", "lifetime", "devices", "devices seen per member, ring mean", fill=None),
-        Feature("ring_known_abuser_share", "rings", "lifetime", "share",
-                "share of the ring's other members with an abuse label in force before t (never the account's own)"),
-    ]  # fmt: skip
+        Feature(
+            "ring_devices_per_account", "rings", "lifetime", "devices", "devices seen per member, ring mean", fill=None
+        ),
+        Feature(
+            "ring_known_abuser_share",
+            "rings",
+            "lifetime",
+            "share",
+            "share of the ring's other members with an abuse label in force before t (never the account's own)",
+        ),
+    ]
 
 
 def ring_profile(ring_of: pl.DataFrame, facts: pl.DataFrame, links: pl.DataFrame, strong: pl.DataFrame) -> pl.DataFrame:
@@ -202,26 +305,48 @@ def ring_profile(ring_of: pl.DataFrame, facts: pl.DataFrame, links: pl.DataFrame
     devices = links.filter(pl.col("kind") == "device").group_by("account_id").agg(devices=pl.len())
     members = ring_of.join(facts, on="account_id").join(devices, on="account_id", how="left")
     shared = (
-        strong.join(ring_of, on="account_id").select("ring_id", "kind", "entity_id").unique()
-        .group_by("ring_id").agg(pl.col("kind").filter(pl.col("kind") == kind).len().alias(f"ring_shared_{PLURAL[kind]}") for kind in RING_CAPS)
-    )  # fmt: skip
-    ring = members.group_by("ring_id").agg(
-        ring_size=pl.len(),
-        ring_new_account_share=pl.col("new").mean(),
-        ring_age_spread_days=(pl.col("created_at").max() - pl.col("created_at").min()).dt.total_seconds() / 86_400,
-        ring_buyer_cancel_rate=smoothed_rate(pl.col("buyer_cancels_lifetime").sum(), pl.col("orders_lifetime").sum(), OTHERS_CANCEL_PRIOR),
-        ring_unpaid_timeout_rate=smoothed_rate(pl.col("unpaid_timeouts_lifetime").sum(), pl.col("orders_lifetime").sum(), 0.02),
-        ring_flash_order_share=pl.col("flash_orders_lifetime").sum() / pl.col("orders_lifetime").sum().clip(lower_bound=1),
-        ring_fast_cancel_share=smoothed_rate(pl.col("fast_buyer_cancels_lifetime").sum(), pl.col("buyer_cancels_lifetime").sum(), 0.2),
-        ring_discount_on_cancels_usd_per_account=pl.col("discount_on_buyer_cancels_usd_lifetime").mean(),
-        ring_devices_per_account=pl.col("devices").fill_null(0).mean(),
-        ring_abusers=pl.col("known_abuser").cast(pl.UInt32).sum(),
-    ).join(shared, on="ring_id", how="left")
-    return members.select("account_id", "ring_id", "known_abuser").join(ring, on="ring_id").select(
-        "account_id",
-        "ring_id",
-        *[f.name for f in ring_features() if f.name != "ring_known_abuser_share"],
-        ring_known_abuser_share=(pl.col("ring_abusers") - pl.col("known_abuser").cast(pl.UInt32)) / (pl.col("ring_size") - 1),
+        strong.join(ring_of, on="account_id")
+        .select("ring_id", "kind", "entity_id")
+        .unique()
+        .group_by("ring_id")
+        .agg(
+            pl.col("kind").filter(pl.col("kind") == kind).len().alias(f"ring_shared_{PLURAL[kind]}")
+            for kind in RING_CAPS
+        )
+    )
+    ring = (
+        members.group_by("ring_id")
+        .agg(
+            ring_size=pl.len(),
+            ring_new_account_share=pl.col("new").mean(),
+            ring_age_spread_days=(pl.col("created_at").max() - pl.col("created_at").min()).dt.total_seconds() / 86_400,
+            ring_buyer_cancel_rate=smoothed_rate(
+                pl.col("buyer_cancels_lifetime").sum(), pl.col("orders_lifetime").sum(), OTHERS_CANCEL_PRIOR
+            ),
+            ring_unpaid_timeout_rate=smoothed_rate(
+                pl.col("unpaid_timeouts_lifetime").sum(), pl.col("orders_lifetime").sum(), 0.02
+            ),
+            ring_flash_order_share=pl.col("flash_orders_lifetime").sum()
+            / pl.col("orders_lifetime").sum().clip(lower_bound=1),
+            ring_fast_cancel_share=smoothed_rate(
+                pl.col("fast_buyer_cancels_lifetime").sum(), pl.col("buyer_cancels_lifetime").sum(), 0.2
+            ),
+            ring_discount_on_cancels_usd_per_account=pl.col("discount_on_buyer_cancels_usd_lifetime").mean(),
+            ring_devices_per_account=pl.col("devices").fill_null(0).mean(),
+            ring_abusers=pl.col("known_abuser").cast(pl.UInt32).sum(),
+        )
+        .join(shared, on="ring_id", how="left")
+    )
+    return (
+        members.select("account_id", "ring_id", "known_abuser")
+        .join(ring, on="ring_id")
+        .select(
+            "account_id",
+            "ring_id",
+            *[f.name for f in ring_features() if f.name != "ring_known_abuser_share"],
+            ring_known_abuser_share=(pl.col("ring_abusers") - pl.col("known_abuser").cast(pl.UInt32))
+            / (pl.col("ring_size") - 1),
+        )
     )
 
 

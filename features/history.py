@@ -30,11 +30,14 @@ def order_facts(orders: Frame, campaigns: pl.DataFrame) -> pl.LazyFrame:
     paid_first = (pl.col("paid_at") <= pl.col("cancelled_at")).fill_null(False)
     shipped_first = (pl.col("shipped_at") <= pl.col("cancelled_at")).fill_null(False)
     stage = (
-        pl.when(~cancelled).then(None)
-        .when(shipped_first).then(pl.lit("after_shipment"))
-        .when(paid_first).then(pl.lit("after_payment"))
+        pl.when(~cancelled)
+        .then(None)
+        .when(shipped_first)
+        .then(pl.lit("after_shipment"))
+        .when(paid_first)
+        .then(pl.lit("after_payment"))
         .otherwise(pl.lit("before_payment"))
-    )  # fmt: skip
+    )
     since = pl.when(paid_first).then(pl.col("paid_at")).otherwise(pl.col("placed_at"))
     buyer = (pl.col("cancel_initiator") == "buyer").fill_null(False)
     # Durations are compared as durations: whole-second conversions would round 10 min 0.9 s down.
@@ -56,7 +59,7 @@ def order_facts(orders: Frame, campaigns: pl.DataFrame) -> pl.LazyFrame:
             early=(since_campaign <= pl.duration(minutes=EARLY_MINUTES)).fill_null(False),
             discount_share=pl.when(list_price > 0).then(pl.col("discount_usd") / list_price).otherwise(0.0),
         )
-    )  # fmt: skip
+    )
 
 
 def _initiator(who: str) -> pl.Expr:
@@ -66,30 +69,74 @@ def _initiator(who: str) -> pl.Expr:
 # Counts (and one amount) per account over every window in features.time.WINDOWS.
 HISTORY_SUMS = [
     Windowed("orders", "orders", "orders", "orders placed", pl.col("placed_at").is_not_null()),
-    Windowed("cancels", "cancellations", "orders", "orders placed in the window and cancelled by t", pl.col("cancelled")),
-    *[Windowed(f"{who}_cancels", "cancellations", "orders", f"orders cancelled by the {who}", _initiator(who)) for who in INITIATORS],
+    Windowed(
+        "cancels", "cancellations", "orders", "orders placed in the window and cancelled by t", pl.col("cancelled")
+    ),
     *[
-        Windowed(f"buyer_cancels_{stage}", "cancellations", "orders",
-                 f"buyer cancellations {stage.replace('_', ' ')}" + (" (before shipment)" if stage == "after_payment" else ""),
-                 pl.col("buyer") & (pl.col("stage") == stage))
+        Windowed(f"{who}_cancels", "cancellations", "orders", f"orders cancelled by the {who}", _initiator(who))
+        for who in INITIATORS
+    ],
+    *[
+        Windowed(
+            f"buyer_cancels_{stage}",
+            "cancellations",
+            "orders",
+            f"buyer cancellations {stage.replace('_', ' ')}"
+            + (" (before shipment)" if stage == "after_payment" else ""),
+            pl.col("buyer") & (pl.col("stage") == stage),
+        )
         for stage in STAGES
     ],
-    Windowed("fast_buyer_cancels", "timing", "orders",
-             f"buyer cancellations within {FAST_MINUTES} minutes of placing (or paying for) the order", pl.col("fast")),
-    Windowed("unpaid_timeouts", "payments", "orders", "orders never paid and cancelled as payment_timeout", pl.col("timeout")),
+    Windowed(
+        "fast_buyer_cancels",
+        "timing",
+        "orders",
+        f"buyer cancellations within {FAST_MINUTES} minutes of placing (or paying for) the order",
+        pl.col("fast"),
+    ),
+    Windowed(
+        "unpaid_timeouts", "payments", "orders", "orders never paid and cancelled as payment_timeout", pl.col("timeout")
+    ),
     Windowed("campaign_orders", "campaigns", "orders", "orders placed under a campaign", pl.col("campaign")),
-    Windowed("campaign_cancels", "campaigns", "orders", "campaign orders cancelled by the buyer or unpaid",
-             pl.col("campaign") & (pl.col("buyer") | pl.col("timeout"))),
-    Windowed("flash_orders", "campaigns", "orders", "orders placed in a flash sale (a campaign whose orders span under 6 hours)",
-             pl.col("flash")),
-    Windowed("early_campaign_orders", "campaigns", "orders",
-             f"orders placed within {EARLY_MINUTES} minutes of the campaign's first order", pl.col("early")),
-    Windowed("discount_on_buyer_cancels_usd", "campaigns", "USD", "discount value on orders the buyer cancelled",
-             pl.when(pl.col("buyer")).then(pl.col("discount_usd")).otherwise(0.0)),
-]  # fmt: skip
+    Windowed(
+        "campaign_cancels",
+        "campaigns",
+        "orders",
+        "campaign orders cancelled by the buyer or unpaid",
+        pl.col("campaign") & (pl.col("buyer") | pl.col("timeout")),
+    ),
+    Windowed(
+        "flash_orders",
+        "campaigns",
+        "orders",
+        "orders placed in a flash sale (a campaign whose orders span under 6 hours)",
+        pl.col("flash"),
+    ),
+    Windowed(
+        "early_campaign_orders",
+        "campaigns",
+        "orders",
+        f"orders placed within {EARLY_MINUTES} minutes of the campaign's first order",
+        pl.col("early"),
+    ),
+    Windowed(
+        "discount_on_buyer_cancels_usd",
+        "campaigns",
+        "USD",
+        "discount value on orders the buyer cancelled",
+        pl.when(pl.col("buyer")).then(pl.col("discount_usd")).otherwise(0.0),
+    ),
+]
 HISTORY_RATES = [
     WindowedRate("cancel_rate", "cancellations", "cancelled share of orders", "cancels", "orders", CANCEL_PRIOR),
-    WindowedRate("buyer_cancel_rate", "cancellations", "buyer-cancelled share of orders", "buyer_cancels", "orders", BUYER_CANCEL_PRIOR),
+    WindowedRate(
+        "buyer_cancel_rate",
+        "cancellations",
+        "buyer-cancelled share of orders",
+        "buyer_cancels",
+        "orders",
+        BUYER_CANCEL_PRIOR,
+    ),
 ]
 
 
@@ -106,50 +153,170 @@ def _rates() -> list[Feature]:
     """Columns computed from the windowed sums rather than aggregated from rows."""
     return [
         *[f for r in HISTORY_RATES for f in r.features(WINDOWS)],
-        Feature("fast_buyer_cancel_share_lifetime", "timing", "lifetime", "share", "fast buyer cancels over all buyer cancels (prior 0.2)",
-                smoothed_rate(pl.col("fast_buyer_cancels_lifetime"), pl.col("buyer_cancels_lifetime"), 0.2), fill=0.2),
-        Feature("early_campaign_share_lifetime", "campaigns", "lifetime", "share", "early orders over campaign orders (prior 0.05)",
-                smoothed_rate(pl.col("early_campaign_orders_lifetime"), pl.col("campaign_orders_lifetime"), 0.05), fill=0.05),
-    ]  # fmt: skip
+        Feature(
+            "fast_buyer_cancel_share_lifetime",
+            "timing",
+            "lifetime",
+            "share",
+            "fast buyer cancels over all buyer cancels (prior 0.2)",
+            smoothed_rate(pl.col("fast_buyer_cancels_lifetime"), pl.col("buyer_cancels_lifetime"), 0.2),
+            fill=0.2,
+        ),
+        Feature(
+            "early_campaign_share_lifetime",
+            "campaigns",
+            "lifetime",
+            "share",
+            "early orders over campaign orders (prior 0.05)",
+            smoothed_rate(pl.col("early_campaign_orders_lifetime"), pl.col("campaign_orders_lifetime"), 0.05),
+            fill=0.05,
+        ),
+    ]
 
 
 def _row_features(t: datetime) -> list[Feature]:
     """Aggregations that do not add up over windows: medians, distinct counts, first/last."""
     minutes = pl.col("buyer_minutes")
-    days = lambda e: e.dt.total_seconds() / 86_400  # noqa: E731
+    days = lambda e: e.dt.total_seconds() / 86_400
     return [
-        Feature("buyer_cancel_minutes_median_30d", "timing", "30d", "minutes", "median minutes from placing (or paying) to a buyer cancel",
-                minutes.filter(in_window("placed_at", t, "30d")).median(), fill=None),
-        Feature("buyer_cancel_minutes_median_lifetime", "timing", "lifetime", "minutes", "median minutes from placing (or paying) to a buyer cancel",
-                minutes.median(), fill=None),
-        Feature("buyer_cancel_minutes_p10_lifetime", "timing", "lifetime", "minutes", "10th percentile of minutes to a buyer cancel",
-                minutes.quantile(0.1, interpolation="linear"), fill=None),
-        Feature("discount_share_mean_lifetime", "campaigns", "lifetime", "share", "mean discount as a share of list price", pl.col("discount_share").mean(), fill=None),
-        Feature("order_usd_mean_lifetime", "orders", "lifetime", "USD", "mean order total after discount", pl.col("amount_usd").mean(), fill=None),
-        Feature("distinct_sellers_lifetime", "sellers", "lifetime", "sellers", "sellers ordered from", pl.col("seller_id").n_unique()),
-        Feature("distinct_items_lifetime", "sellers", "lifetime", "items", "items ordered", pl.col("item_id").n_unique()),
-        Feature("first_order_days_ago", "tempo", "lifetime", "days", "days from the first order to t", days(t - pl.col("placed_at").min()), fill=None),
-        Feature("last_order_days_ago", "tempo", "lifetime", "days", "days from the last order to t", days(t - pl.col("placed_at").max()), fill=None),
-        Feature("order_gap_hours_median_lifetime", "tempo", "lifetime", "hours", "median hours between consecutive orders",
-                pl.col("placed_at").sort().diff().dt.total_seconds().median() / 3600, fill=None),
-        Feature("active_days_lifetime", "tempo", "lifetime", "days", "distinct UTC days with an order", pl.col("placed_at").dt.date().n_unique()),
-    ]  # fmt: skip
+        Feature(
+            "buyer_cancel_minutes_median_30d",
+            "timing",
+            "30d",
+            "minutes",
+            "median minutes from placing (or paying) to a buyer cancel",
+            minutes.filter(in_window("placed_at", t, "30d")).median(),
+            fill=None,
+        ),
+        Feature(
+            "buyer_cancel_minutes_median_lifetime",
+            "timing",
+            "lifetime",
+            "minutes",
+            "median minutes from placing (or paying) to a buyer cancel",
+            minutes.median(),
+            fill=None,
+        ),
+        Feature(
+            "buyer_cancel_minutes_p10_lifetime",
+            "timing",
+            "lifetime",
+            "minutes",
+            "10th percentile of minutes to a buyer cancel",
+            minutes.quantile(0.1, interpolation="linear"),
+            fill=None,
+        ),
+        Feature(
+            "discount_share_mean_lifetime",
+            "campaigns",
+            "lifetime",
+            "share",
+            "mean discount as a share of list price",
+            pl.col("discount_share").mean(),
+            fill=None,
+        ),
+        Feature(
+            "order_usd_mean_lifetime",
+            "orders",
+            "lifetime",
+            "USD",
+            "mean order total after discount",
+            pl.col("amount_usd").mean(),
+            fill=None,
+        ),
+        Feature(
+            "distinct_sellers_lifetime",
+            "sellers",
+            "lifetime",
+            "sellers",
+            "sellers ordered from",
+            pl.col("seller_id").n_unique(),
+        ),
+        Feature(
+            "distinct_items_lifetime", "sellers", "lifetime", "items", "items ordered", pl.col("item_id").n_unique()
+        ),
+        Feature(
+            "first_order_days_ago",
+            "tempo",
+            "lifetime",
+            "days",
+            "days from the first order to t",
+            days(t - pl.col("placed_at").min()),
+            fill=None,
+        ),
+        Feature(
+            "last_order_days_ago",
+            "tempo",
+            "lifetime",
+            "days",
+            "days from the last order to t",
+            days(t - pl.col("placed_at").max()),
+            fill=None,
+        ),
+        Feature(
+            "order_gap_hours_median_lifetime",
+            "tempo",
+            "lifetime",
+            "hours",
+            "median hours between consecutive orders",
+            pl.col("placed_at").sort().diff().dt.total_seconds().median() / 3600,
+            fill=None,
+        ),
+        Feature(
+            "active_days_lifetime",
+            "tempo",
+            "lifetime",
+            "days",
+            "distinct UTC days with an order",
+            pl.col("placed_at").dt.date().n_unique(),
+        ),
+    ]
 
 
 def concentration_features() -> list[Feature]:
     """Declarations of the seller/item repeat and concentration columns (see `concentration`)."""
     return [
-        Feature("max_buyer_cancels_same_item_lifetime", "sellers", "lifetime", "orders", "most buyer cancellations of one item"),
-        Feature("max_buyer_cancels_same_seller_lifetime", "sellers", "lifetime", "orders", "most buyer cancellations at one seller"),
-        Feature("buyer_cancel_top_seller_share_lifetime", "sellers", "lifetime", "share",
-                "share of buyer cancellations at the seller with most of them (prior 0.5 over 2)", fill=0.5),
-        Feature("buyer_cancel_seller_hhi_lifetime", "sellers", "lifetime", "index 0..1",
-                "Herfindahl index of buyer cancellations across sellers (1 = all at one seller)"),
-        Feature("orders_top_seller_share_lifetime", "sellers", "lifetime", "share", "share of orders at the seller with most of them", fill=None),
+        Feature(
+            "max_buyer_cancels_same_item_lifetime",
+            "sellers",
+            "lifetime",
+            "orders",
+            "most buyer cancellations of one item",
+        ),
+        Feature(
+            "max_buyer_cancels_same_seller_lifetime",
+            "sellers",
+            "lifetime",
+            "orders",
+            "most buyer cancellations at one seller",
+        ),
+        Feature(
+            "buyer_cancel_top_seller_share_lifetime",
+            "sellers",
+            "lifetime",
+            "share",
+            "share of buyer cancellations at the seller with most of them (prior 0.5 over 2)",
+            fill=0.5,
+        ),
+        Feature(
+            "buyer_cancel_seller_hhi_lifetime",
+            "sellers",
+            "lifetime",
+            "index 0..1",
+            "Herfindahl index of buyer cancellations across sellers (1 = all at one seller)",
+        ),
+        Feature(
+            "orders_top_seller_share_lifetime",
+            "sellers",
+            "lifetime",
+            "share",
+            "share of orders at the seller with most of them",
+            fill=None,
+        ),
         Feature("max_orders_in_hour_lifetime", "tempo", "lifetime", "orders", "most orders placed in one clock hour"),
         Feature("max_orders_in_day_lifetime", "tempo", "lifetime", "orders", "most orders placed in one UTC day"),
         Feature("max_orders_in_hour_30d", "tempo", "30d", "orders", "most orders placed in one clock hour"),
-    ]  # fmt: skip
+    ]
 
 
 def concentration(facts: pl.LazyFrame, t: datetime) -> pl.DataFrame:
@@ -157,8 +324,11 @@ def concentration(facts: pl.LazyFrame, t: datetime) -> pl.DataFrame:
     barely shrinks the table, so cancellations are grouped on their own and order-level
     concentration uses one (account, seller) count."""
     buyer = facts.lazy().filter(pl.col("buyer"))
-    same_item = buyer.group_by("account_id", "item_id").len().group_by("account_id").agg(
-        max_buyer_cancels_same_item_lifetime=pl.col("len").max()
+    same_item = (
+        buyer.group_by("account_id", "item_id")
+        .len()
+        .group_by("account_id")
+        .agg(max_buyer_cancels_same_item_lifetime=pl.col("len").max())
     )
     per_seller = buyer.group_by("account_id", "seller_id").len()
     sellers = per_seller.group_by("account_id").agg(
@@ -166,11 +336,21 @@ def concentration(facts: pl.LazyFrame, t: datetime) -> pl.DataFrame:
         buyer_cancel_top_seller_share_lifetime=(pl.col("len").max() + 1) / (pl.col("len").sum() + 2),
         buyer_cancel_seller_hhi_lifetime=((pl.col("len") / pl.col("len").sum()) ** 2).sum(),
     )
-    orders = facts.lazy().group_by("account_id", "seller_id").len().group_by("account_id").agg(
-        orders_top_seller_share_lifetime=pl.col("len").max() / pl.col("len").sum()
+    orders = (
+        facts.lazy()
+        .group_by("account_id", "seller_id")
+        .len()
+        .group_by("account_id")
+        .agg(orders_top_seller_share_lifetime=pl.col("len").max() / pl.col("len").sum())
     )
     hourly = pl.col("placed_at").dt.truncate("1h").alias("h")
-    bursts = facts.lazy().group_by("account_id", hourly).len().group_by("account_id").agg(max_orders_in_hour_lifetime=pl.col("len").max())
+    bursts = (
+        facts.lazy()
+        .group_by("account_id", hourly)
+        .len()
+        .group_by("account_id")
+        .agg(max_orders_in_hour_lifetime=pl.col("len").max())
+    )
     # The 30-day burst counts the orders inside the window, also in a clock hour it cuts.
     recent = facts.lazy().filter(in_window("placed_at", t, "30d")).group_by("account_id", hourly).len()
     recent_bursts = recent.group_by("account_id").agg(max_orders_in_hour_30d=pl.col("len").max())
@@ -190,4 +370,6 @@ def order_history(orders: Frame, campaigns: pl.DataFrame, t: datetime) -> pl.Dat
     sums = windowed_sums(facts, "placed_at", t, HISTORY_SUMS)
     other = facts.group_by("account_id").agg(f.expr for f in _row_features(t)).collect()
     rates = [f.expr for f in _rates()]
-    return sums.join(other, on="account_id").with_columns(rates).join(concentration(facts, t), on="account_id", how="left")
+    return (
+        sums.join(other, on="account_id").with_columns(rates).join(concentration(facts, t), on="account_id", how="left")
+    )

@@ -22,7 +22,14 @@ PAYMENT_SUMS = [
     Windowed("failed_payment_attempts", "payments", "attempts", "failed payment attempts", ~pl.col("succeeded")),
 ]
 PAYMENT_RATES = [
-    WindowedRate("failed_payment_rate", "payments", "failed share of attempts", "failed_payment_attempts", "payment_attempts", FAILED_PRIOR)
+    WindowedRate(
+        "failed_payment_rate",
+        "payments",
+        "failed share of attempts",
+        "failed_payment_attempts",
+        "payment_attempts",
+        FAILED_PRIOR,
+    )
 ]
 
 
@@ -39,35 +46,78 @@ def _row_features(t: datetime) -> list[Feature]:
     failed, code = ~pl.col("succeeded"), pl.col("failure_code")
     return [
         *[
-            Feature(f"instruments_tried_{w}", "payments", w, "instruments", "distinct instruments tried",
-                    pl.col("instrument_id").filter(in_window("attempted_at", t, w)).n_unique())
+            Feature(
+                f"instruments_tried_{w}",
+                "payments",
+                w,
+                "instruments",
+                "distinct instruments tried",
+                pl.col("instrument_id").filter(in_window("attempted_at", t, w)).n_unique(),
+            )
             for w in ("7d", "30d", "lifetime")
         ],
         *[
-            Feature(f"declines_{c}_lifetime", "payments", "lifetime", "attempts", f"attempts failed with code {c}",
-                    (code == c).fill_null(False).sum())
+            Feature(
+                f"declines_{c}_lifetime",
+                "payments",
+                "lifetime",
+                "attempts",
+                f"attempts failed with code {c}",
+                (code == c).fill_null(False).sum(),
+            )
             for c in DECLINE_CODES
         ],
-        Feature("declines_other_lifetime", "payments", "lifetime", "attempts", "attempts failed with any other code",
-                (failed & ~code.is_in(DECLINE_CODES).fill_null(False)).sum()),
-        Feature("instruments_never_succeeded_lifetime", "payments", "lifetime", "instruments",
-                "instruments tried that never had a successful attempt",
-                pl.col("instrument_id").n_unique() - pl.col("instrument_id").filter(pl.col("succeeded")).n_unique()),
-    ]  # fmt: skip
+        Feature(
+            "declines_other_lifetime",
+            "payments",
+            "lifetime",
+            "attempts",
+            "attempts failed with any other code",
+            (failed & ~code.is_in(DECLINE_CODES).fill_null(False)).sum(),
+        ),
+        Feature(
+            "instruments_never_succeeded_lifetime",
+            "payments",
+            "lifetime",
+            "instruments",
+            "instruments tried that never had a successful attempt",
+            pl.col("instrument_id").n_unique() - pl.col("instrument_id").filter(pl.col("succeeded")).n_unique(),
+        ),
+    ]
 
 
 def per_order_features() -> list[Feature]:
     return [
-        Feature("max_attempts_one_order_lifetime", "payments", "lifetime", "attempts", "most payment attempts on one order"),
-        Feature("max_instruments_one_order_lifetime", "payments", "lifetime", "instruments", "most instruments tried on one order"),
-        Feature("orders_with_failed_payment_lifetime", "payments", "lifetime", "orders", "orders with at least one failed attempt"),
-    ]  # fmt: skip
+        Feature(
+            "max_attempts_one_order_lifetime", "payments", "lifetime", "attempts", "most payment attempts on one order"
+        ),
+        Feature(
+            "max_instruments_one_order_lifetime",
+            "payments",
+            "lifetime",
+            "instruments",
+            "most instruments tried on one order",
+        ),
+        Feature(
+            "orders_with_failed_payment_lifetime",
+            "payments",
+            "lifetime",
+            "orders",
+            "orders with at least one failed attempt",
+        ),
+    ]
 
 
 def payment_history(attempts: Frame, t: datetime) -> pl.DataFrame:
     """All payment columns for every account with at least one attempt known at t."""
-    sums = windowed_sums(attempts, "attempted_at", t, PAYMENT_SUMS).lazy().with_columns(f.expr for r in PAYMENT_RATES for f in r.features(WINDOWS))
-    per_account = sums.join(attempts.lazy().group_by("account_id").agg(f.expr for f in _row_features(t)), on="account_id")
+    sums = (
+        windowed_sums(attempts, "attempted_at", t, PAYMENT_SUMS)
+        .lazy()
+        .with_columns(f.expr for r in PAYMENT_RATES for f in r.features(WINDOWS))
+    )
+    per_account = sums.join(
+        attempts.lazy().group_by("account_id").agg(f.expr for f in _row_features(t)), on="account_id"
+    )
     # Most orders have one attempt. Grouping every attempt by order would hash millions of
     # order ids, so only orders seen more than once (and failed attempts) are grouped.
     repeated = attempts.lazy().filter(pl.col("order_id").is_duplicated())
@@ -75,18 +125,26 @@ def payment_history(attempts: Frame, t: datetime) -> pl.DataFrame:
         repeated.group_by("account_id", "order_id")
         .agg(n=pl.len(), instruments=pl.col("instrument_id").n_unique())
         .group_by("account_id")
-        .agg(max_attempts_one_order_lifetime=pl.col("n").max(), max_instruments_one_order_lifetime=pl.col("instruments").max())
+        .agg(
+            max_attempts_one_order_lifetime=pl.col("n").max(),
+            max_instruments_one_order_lifetime=pl.col("instruments").max(),
+        )
     )
-    failed = attempts.lazy().filter(~pl.col("succeeded")).group_by("account_id").agg(
-        orders_with_failed_payment_lifetime=pl.col("order_id").n_unique()
+    failed = (
+        attempts.lazy()
+        .filter(~pl.col("succeeded"))
+        .group_by("account_id")
+        .agg(orders_with_failed_payment_lifetime=pl.col("order_id").n_unique())
     )
     per_order = (
-        attempts.lazy().select("account_id").unique()
+        attempts.lazy()
+        .select("account_id")
+        .unique()
         .join(multi, on="account_id", how="left")
         .join(failed, on="account_id", how="left")
         .with_columns(
             pl.col("max_attempts_one_order_lifetime", "max_instruments_one_order_lifetime").fill_null(1),
             pl.col("orders_with_failed_payment_lifetime").fill_null(0),
         )
-    )  # fmt: skip
+    )
     return per_account.join(per_order, on="account_id", how="left").collect()

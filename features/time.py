@@ -71,10 +71,20 @@ def windowed_sums(frame: Frame, column: str, t: datetime, sums: list, key: str =
 
     Rows are first summed per (key, narrowest window), then each window adds up its own and
     all narrower parts: a few sums per row instead of one per row per window."""
-    per_part = frame.lazy().group_by(key, window_index(column, t).alias("_window")).agg(s.value.sum().alias(s.stem) for s in sums)
-    return per_part.group_by(key).agg(
-        pl.col(s.stem).filter(pl.col("_window") <= i).sum().alias(f"{s.stem}_{w}") for s in sums for i, w in enumerate(WINDOWS)
-    ).collect()
+    per_part = (
+        frame.lazy()
+        .group_by(key, window_index(column, t).alias("_window"))
+        .agg(s.value.sum().alias(s.stem) for s in sums)
+    )
+    return (
+        per_part.group_by(key)
+        .agg(
+            pl.col(s.stem).filter(pl.col("_window") <= i).sum().alias(f"{s.stem}_{w}")
+            for s in sums
+            for i, w in enumerate(WINDOWS)
+        )
+        .collect()
+    )
 
 
 def in_window(column: str, t: datetime, window: str) -> pl.Expr:

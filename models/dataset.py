@@ -75,7 +75,9 @@ def split(examples: pl.DataFrame, t: datetime, cfg: TrainingConfig) -> pl.DataFr
     )
 
 
-def presumed_legit(features: pl.DataFrame, snapshot_at: datetime, labelled: pl.Series, cfg: TrainingConfig, seed: int) -> pl.DataFrame:
+def presumed_legit(
+    features: pl.DataFrame, snapshot_at: datetime, labelled: pl.Series, cfg: TrainingConfig, seed: int
+) -> pl.DataFrame:
     """A random sample of the accounts active at the snapshot and not in `labelled`, as
     weighted presumed-legit examples (see module docstring)."""
     pool = features.filter(is_active() & ~pl.col("account_id").is_in(labelled.implode()))
@@ -105,8 +107,10 @@ def training_examples(
     """Every example of every snapshot: the feature columns plus account_id, snapshot_at,
     decided_at, label, y (1 = abuse), weight, presumed (True for the presumed-legit sample)
     and part ("train" or "valid"; examples in the gap are dropped)."""
-    in_force = labels_in_force(labels, t) if labels is not None else pl.DataFrame(
-        schema={"account_id": pl.String, "label": pl.String, "decided_at": pl.Datetime("us", "UTC")}
+    in_force = (
+        labels_in_force(labels, t)
+        if labels is not None
+        else pl.DataFrame(schema={"account_id": pl.String, "label": pl.String, "decided_at": pl.Datetime("us", "UTC")})
     )
     examples = split(attach_snapshots(in_force, list(snapshots)), t, cfg)
     cut = t - timedelta(days=cfg.valid_days + cfg.gap_days)
@@ -114,19 +118,32 @@ def training_examples(
     parts = []
     for i, (at, features) in enumerate(snapshots.items()):
         labelled = features.join(examples.filter(pl.col("snapshot_at") == at), on="account_id")
-        parts.append(labelled.with_columns(y=(pl.col("label") == "abuse").cast(pl.Int8), weight=pl.lit(1.0), presumed=pl.lit(False)))
+        parts.append(
+            labelled.with_columns(
+                y=(pl.col("label") == "abuse").cast(pl.Int8), weight=pl.lit(1.0), presumed=pl.lit(False)
+            )
+        )
         # Only labels known when the model is (notionally) trained keep an account out of the
         # sample: for a training snapshot those decided before the cut. An abuser labelled in the
         # validation window must stay as unknown to training as it was, or validation flatters.
-        known = labels_in_force(labels, cut if at <= cut else t)["account_id"] if labels is not None else in_force["account_id"]
+        known = (
+            labels_in_force(labels, cut if at <= cut else t)["account_id"]
+            if labels is not None
+            else in_force["account_id"]
+        )
         sample = presumed_legit(features, at, known, cfg, seed=cfg.seed + i)
         parts.append(
             split(
                 sample.with_columns(
-                    label=pl.lit("legit"), decided_at=pl.lit(at).cast(utc), snapshot_at=pl.lit(at).cast(utc),
-                    y=pl.lit(0, pl.Int8), weight=pl.lit(cfg.unlabelled_weight), presumed=pl.lit(True),
+                    label=pl.lit("legit"),
+                    decided_at=pl.lit(at).cast(utc),
+                    snapshot_at=pl.lit(at).cast(utc),
+                    y=pl.lit(0, pl.Int8),
+                    weight=pl.lit(cfg.unlabelled_weight),
+                    presumed=pl.lit(True),
                 ),
-                t, cfg,
+                t,
+                cfg,
             )
-        )  # fmt: skip
+        )
     return pl.concat(parts, how="diagonal_relaxed").filter(pl.col("part").is_not_null())

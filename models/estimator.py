@@ -39,8 +39,15 @@ class ModelConfig:
         params = asdict(self)
         for key in ("early_stopping_rounds", "early_stopping_days", "default_rounds"):
             params.pop(key)
-        return {**params, "n_estimators": rounds, "subsample_freq": 1, "verbose": -1, "deterministic": True,
-                "force_row_wise": True, "metric": "average_precision"}  # fmt: skip
+        return {
+            **params,
+            "n_estimators": rounds,
+            "subsample_freq": 1,
+            "verbose": -1,
+            "deterministic": True,
+            "force_row_wise": True,
+            "metric": "average_precision",
+        }
 
 
 def feature_frame(features: pl.DataFrame, names: list[str] | None = None) -> pd.DataFrame:
@@ -78,10 +85,13 @@ def fit(train: pl.DataFrame, cfg: ModelConfig) -> lgb.LGBMClassifier:
     if _both_classes(core) and _both_classes(holdout):
         probe = _classifier(core, cfg, cfg.n_estimators)
         probe.fit(
-            feature_frame(core), core["y"].to_numpy(), sample_weight=core["weight"].to_numpy(),
-            eval_X=(feature_frame(holdout),), eval_y=(holdout["y"].to_numpy(),),
+            feature_frame(core),
+            core["y"].to_numpy(),
+            sample_weight=core["weight"].to_numpy(),
+            eval_X=(feature_frame(holdout),),
+            eval_y=(holdout["y"].to_numpy(),),
             callbacks=[lgb.early_stopping(cfg.early_stopping_rounds, first_metric_only=True, verbose=False)],
-        )  # fmt: skip
+        )
         rounds = max(int(probe.best_iteration_ or cfg.n_estimators), 1)
     model = _classifier(train, cfg, rounds)
     model.fit(feature_frame(train), train["y"].to_numpy(), sample_weight=train["weight"].to_numpy())
@@ -96,10 +106,20 @@ def check_columns(features: pl.DataFrame, expected: dict[str, str], feature_set:
     was trained on another feature-set version than the code now builds (same names, other
     meaning)."""
     if feature_set is not None and feature_set != FEATURE_SET_VERSION:
-        raise ValueError(f"the model was trained on feature set {feature_set}, this code builds {FEATURE_SET_VERSION}: retrain")
+        raise ValueError(
+            f"the model was trained on feature set {feature_set}, this code builds {FEATURE_SET_VERSION}: retrain"
+        )
     missing = [c for c in expected if c not in features.columns]
-    retyped = [f"{c} is {features.schema[c]} not {t}" for c, t in expected.items() if c in features.columns and str(features.schema[c]) != t]
-    problems = ([f"missing {', '.join(missing[:5])}" + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")] if missing else []) + retyped[:5]
+    retyped = [
+        f"{c} is {features.schema[c]} not {t}"
+        for c, t in expected.items()
+        if c in features.columns and str(features.schema[c]) != t
+    ]
+    problems = (
+        [f"missing {', '.join(missing[:5])}" + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")]
+        if missing
+        else []
+    ) + retyped[:5]
     if problems:
         raise ValueError("feature table does not match the model's signature: " + "; ".join(problems))
 

@@ -20,8 +20,14 @@ from models.estimator import feature_frame
 
 SPARE_REASONS = 3  # contributions looked at beyond `top`, in case some values are merely typical
 TYPICAL = (40.0, 60.0)  # percentiles of a value too ordinary to be shown as a reason
-WINDOW_TEXT = {"1d": "last day", "7d": "last 7 days", "30d": "last 30 days", "90d": "last 90 days",
-               "lifetime": "all history", "as of t": "now"}
+WINDOW_TEXT = {
+    "1d": "last day",
+    "7d": "last 7 days",
+    "30d": "last 30 days",
+    "90d": "last 90 days",
+    "lifetime": "all history",
+    "as of t": "now",
+}
 
 
 def contributions(model: lgb.LGBMClassifier | lgb.Booster, flagged: pl.DataFrame, names: list[str]) -> np.ndarray:
@@ -48,7 +54,18 @@ def _shown(value: float, unit: str) -> str:
     return f"{value:.3g} {unit}"
 
 
-COUNT_UNITS = ("orders", "attempts", "accounts", "instruments", "sellers", "items", "devices", "cards", "addresses", "nets")
+COUNT_UNITS = (
+    "orders",
+    "attempts",
+    "accounts",
+    "instruments",
+    "sellers",
+    "items",
+    "devices",
+    "cards",
+    "addresses",
+    "nets",
+)
 
 
 def _ordinal(percentile: float) -> str:
@@ -67,7 +84,11 @@ def _sentence(name: str, value: float, percentile: float, median: float) -> str:
     if f is None:
         return f"{name}: {value:g}"
     window = WINDOW_TEXT.get(f.window, f.window)
-    where = f"typical {_shown(median, f.unit)}" if f.unit == "0/1" else f"{_ordinal(percentile)} percentile; typical {_shown(median, f.unit)}"
+    where = (
+        f"typical {_shown(median, f.unit)}"
+        if f.unit == "0/1"
+        else f"{_ordinal(percentile)} percentile; typical {_shown(median, f.unit)}"
+    )
     return f"{f.meaning}, {window}: {_shown(value, f.unit)} ({where})"
 
 
@@ -84,12 +105,18 @@ def ring_evidence(row: dict) -> dict | None:
     if not row.get("ring_id"):
         return None
     size = int(row["ring_size"])
-    confirmed = int(round(row["ring_known_abuser_share"] * (size - 1)))
+    confirmed = round(row["ring_known_abuser_share"] * (size - 1))
     text = (
         f"ring {row['ring_id']} of {size} accounts; its most shared device is used by {int(row['max_accounts_per_device'])} "
         f"accounts and its most shared card by {int(row['max_accounts_per_card'])}; {confirmed} other member(s) already confirmed abusers"
     )
-    return {"feature": "ring_evidence", "ring_id": row["ring_id"], "value": size, "confirmed_members": confirmed, "text": text}
+    return {
+        "feature": "ring_evidence",
+        "ring_id": row["ring_id"],
+        "value": size,
+        "confirmed_members": confirmed,
+        "text": text,
+    }
 
 
 def reasons(
@@ -122,10 +149,16 @@ def reasons(
             pct = _percentile(pops[i], value) if np.isfinite(value) else float("nan")
             if value == medians[i] or TYPICAL[0] <= pct <= TYPICAL[1]:
                 continue
-            items.append({
-                "feature": names[i], "value": _num(value), "contribution": _num(contrib[r, i]),
-                "percentile": _num(pct, 1), "typical": _num(medians[i]), "text": _sentence(names[i], value, pct, medians[i]),
-            })  # fmt: skip
+            items.append(
+                {
+                    "feature": names[i],
+                    "value": _num(value),
+                    "contribution": _num(contrib[r, i]),
+                    "percentile": _num(pct, 1),
+                    "typical": _num(medians[i]),
+                    "text": _sentence(names[i], value, pct, medians[i]),
+                }
+            )
         ring = ring_evidence(row)
         if ring is not None:
             ring_idx = [i for i, n in enumerate(names) if n.startswith("ring_")]

@@ -30,10 +30,19 @@ def precision_at_k_figure(frame: pl.DataFrame, capacity: int) -> Figure:
     ks = np.arange(1, max(int(3 * y.sum()), capacity, 10) + 1)
     fig, ax = plt.subplots(figsize=(6, 4.5))
     for column, style in [("score", "-"), *[(b, "--") for b in BASELINES]]:
-        ax.plot(ks, precision_curve(y, frame[column].fill_null(0).to_numpy(), ks), style,
-                label="model" if column == "score" else f"baseline: {column}")  # fmt: skip
+        ax.plot(
+            ks,
+            precision_curve(y, frame[column].fill_null(0).to_numpy(), ks),
+            style,
+            label="model" if column == "score" else f"baseline: {column}",
+        )
     ax.axvline(capacity, color="grey", lw=0.8, ls=":", label=f"k = {capacity}")
-    ax.set(xlabel="k (accounts reviewed)", ylabel="precision at k", title="Precision at k, validation window", ylim=(0, 1.02))
+    ax.set(
+        xlabel="k (accounts reviewed)",
+        ylabel="precision at k",
+        title="Precision at k, validation window",
+        ylim=(0, 1.02),
+    )
     ax.legend(loc="upper right")
     fig.tight_layout()
     return fig

@@ -55,21 +55,55 @@ from pipeline.run import RunConfig, is_complete
 from pipeline.snapshot import Snapshot, load_snapshot
 
 __all__ = [
-    "STATUSES", "record_verdict",
-    "sqlite_url", "run_dir", "run_summary", "run_as_of", "snapshot", "review_engine", "labels_at", "truth",
-    "queue", "filter_queue", "reason_counts", "reasons_table", "queue_figure",
-    "account_orders", "timeline_figure", "feature_percentiles", "percentile_figure",
-    "ring_of", "ring_members", "ring_graph_for", "member_status", "ring_figure",
-    "model_versions", "metrics_figure", "logged_plots", "feature_importance", "importance_figure",
-    "ranked_population", "abusers_to_find", "pattern_recall", "lookalike_fp_share", "slices_figure", "truth_pr_figures",
-]  # fmt: skip
+    "STATUSES",
+    "abusers_to_find",
+    "account_orders",
+    "feature_importance",
+    "feature_percentiles",
+    "filter_queue",
+    "importance_figure",
+    "labels_at",
+    "logged_plots",
+    "lookalike_fp_share",
+    "member_status",
+    "metrics_figure",
+    "model_versions",
+    "pattern_recall",
+    "percentile_figure",
+    "queue",
+    "queue_figure",
+    "ranked_population",
+    "reason_counts",
+    "reasons_table",
+    "record_verdict",
+    "review_engine",
+    "ring_figure",
+    "ring_graph_for",
+    "ring_members",
+    "ring_of",
+    "run_as_of",
+    "run_dir",
+    "run_summary",
+    "slices_figure",
+    "snapshot",
+    "sqlite_url",
+    "timeline_figure",
+    "truth",
+    "truth_pr_figures",
+]
 
 Data = Snapshot | str | Path
 Day = date | datetime | str
 
 CAUSES = CANCEL_INITIATORS  # who cancelled an order: the cause an analyst reads first
-CAUSE_COLOURS = {"buyer": "#d62728", "seller": "#ff7f0e", "logistics": "#1f77b4", "payment": "#9467bd",
-                 "platform": "#8c564b", "not cancelled": "#9a9a9a"}  # fmt: skip
+CAUSE_COLOURS = {
+    "buyer": "#d62728",
+    "seller": "#ff7f0e",
+    "logistics": "#1f77b4",
+    "payment": "#9467bd",
+    "platform": "#8c564b",
+    "not cancelled": "#9a9a9a",
+}
 STAGE_ROWS = ("not cancelled", "before payment", "after payment", "after shipment")
 STATUS_COLOURS = {
     "open": "#f2c12e",
@@ -165,8 +199,13 @@ def labels_at(data: Data, review: str | sa.Engine | None, as_of: Day) -> pd.Data
     verdicts = review_db.verdict_labels(review_engine(review), until=t) if review is not None else None
     labels = merge_labels(snapshot(data).labels, verdicts)
     if labels is None:
-        return pd.DataFrame({"account_id": pd.Series(dtype="str"), "label": pd.Series(dtype="str"),
-                             "decided_at": pd.Series(dtype="datetime64[us, UTC]")})  # fmt: skip
+        return pd.DataFrame(
+            {
+                "account_id": pd.Series(dtype="str"),
+                "label": pd.Series(dtype="str"),
+                "decided_at": pd.Series(dtype="datetime64[us, UTC]"),
+            }
+        )
     return labels_in_force(labels, t).sort("account_id").to_pandas()
 
 
@@ -196,8 +235,9 @@ def queue(review: str | sa.Engine, as_of: Day | None = None, data: Data | None =
         reasons=reasons,
         why=reasons.map(lambda items: "\n".join(f"- {r['text']}" for r in items)),
         reason_features=reasons.map(lambda items: [r["feature"] for r in items if r["feature"] != "ring_evidence"]),
-        ring_size=reasons.map(lambda items: next((float(r["value"]) for r in items if r["feature"] == "ring_evidence"),
-                                                 np.nan)),
+        ring_size=reasons.map(
+            lambda items: next((float(r["value"]) for r in items if r["feature"] == "ring_evidence"), np.nan)
+        ),
     ).reset_index(drop=True)
     if data is not None:
         accounts = snapshot(data).accounts.select("account_id", "country", "created_at").to_pandas()
@@ -225,7 +265,7 @@ def filter_queue(
         keep &= rows["country"].isin([country] if isinstance(country, str) else list(country))
     if reason is not None:
         needle = reason.lower()
-        mentions = lambda items: any(needle in r["feature"].lower() or needle in r["text"].lower() for r in items)  # noqa: E731
+        mentions = lambda items: any(needle in r["feature"].lower() or needle in r["text"].lower() for r in items)
         keep &= rows["reasons"].map(mentions)
     if status is not None:
         keep &= rows["status"].isin([status] if isinstance(status, str) else list(status))
@@ -262,8 +302,15 @@ def queue_figure(rows: pd.DataFrame, top: int = 12) -> Figure:
     for status, part in rows.groupby("status"):
         a.scatter(part["rank"], part["score"], s=14, color=STATUS_COLOURS.get(status, "black"), label=status)
     in_ring = rows["ring_id"].notna()
-    a.scatter(rows.loc[in_ring, "rank"], rows.loc[in_ring, "score"], s=40, facecolors="none", edgecolors="black",
-              linewidths=0.5, label="in a ring")  # fmt: skip
+    a.scatter(
+        rows.loc[in_ring, "rank"],
+        rows.loc[in_ring, "score"],
+        s=40,
+        facecolors="none",
+        edgecolors="black",
+        linewidths=0.5,
+        label="in a ring",
+    )
     a.set(xlabel="rank", ylabel="score (probability of abuse)", title="Score by rank")
     a.legend(fontsize=8)
 
@@ -272,7 +319,9 @@ def queue_figure(rows: pd.DataFrame, top: int = 12) -> Figure:
     b.set(xlabel="queued accounts citing it", title=f"Most cited reasons (top {len(counts)})")
     b.tick_params(axis="y", labelsize=8)
 
-    rings = rows.dropna(subset=["ring_id"]).groupby("ring_id").agg(queued=("account_id", "size"), size=("ring_size", "max"))
+    rings = (
+        rows.dropna(subset=["ring_id"]).groupby("ring_id").agg(queued=("account_id", "size"), size=("ring_size", "max"))
+    )
     rings = rings.sort_values(["queued", "size"], ascending=False).head(top).iloc[::-1]
     c.barh(rings.index, rings["size"], color="#dddddd", label="ring size")
     c.barh(rings.index, rings["queued"], color="#c44e52", label="queued today")
@@ -351,7 +400,9 @@ def timeline_figure(orders: pd.DataFrame, account_id: str, as_of: Day, created_a
     top.legend(title="cause (initiator)", fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
 
     day = orders["placed_at"].dt.floor("D")
-    days = pd.date_range(day.min(), t - pd.Timedelta(days=1), freq="D") if len(orders) else pd.DatetimeIndex([], tz="UTC")
+    days = (
+        pd.date_range(day.min(), t - pd.Timedelta(days=1), freq="D") if len(orders) else pd.DatetimeIndex([], tz="UTC")
+    )
     placed = day.value_counts().reindex(days, fill_value=0)
     cancelled = orders.dropna(subset=["cancelled_at"]).assign(day=lambda f: f["cancelled_at"].dt.floor("D"))
     per_cause = cancelled.groupby(["day", "cause"]).size().unstack(fill_value=0)
@@ -359,7 +410,9 @@ def timeline_figure(orders: pd.DataFrame, account_id: str, as_of: Day, created_a
     base = np.zeros(len(per_cause))
     for cause in [c for c in CAUSES if c in per_cause.columns]:
         values = per_cause[cause].to_numpy()
-        bottom.bar(per_cause.index, values, bottom=base, width=0.8, color=CAUSE_COLOURS[cause], label=f"cancelled: {cause}")
+        bottom.bar(
+            per_cause.index, values, bottom=base, width=0.8, color=CAUSE_COLOURS[cause], label=f"cancelled: {cause}"
+        )
         base = base + values
     registered = "" if created is None else ("; dotted: registration" if near else f"; registered {created:%Y-%m-%d}")
     bottom.set(xlabel=f"time (UTC); dashed: end of the as-of day{registered}", ylabel="orders per day", title="Per day")
@@ -389,14 +442,18 @@ def feature_percentiles(run: str | Path, account_id: str) -> pd.DataFrame:
         values = np.sort(values[~np.isnan(values)])
         value = mine[name][0]
         value = np.nan if value is None else float(value)
-        pct = 100.0 * np.searchsorted(values, value, side="right") / max(len(values), 1) if np.isfinite(value) else np.nan
+        pct = (
+            100.0 * np.searchsorted(values, value, side="right") / max(len(values), 1) if np.isfinite(value) else np.nan
+        )
         p50, p90, p99 = np.quantile(values, [0.5, 0.9, 0.99]) if len(values) else (np.nan,) * 3
         rows.append((name, f.family, f.window, f.unit, value, pct, p50, p90, p99, f.meaning))
     columns = ["feature", "family", "window", "unit", "value", "percentile", "p50", "p90", "p99", "meaning"]
     return pd.DataFrame(rows, columns=columns)
 
 
-def percentile_figure(percentiles: pd.DataFrame, account_id: str, highlight: Sequence[str] = (), top: int = 20) -> Figure:
+def percentile_figure(
+    percentiles: pd.DataFrame, account_id: str, highlight: Sequence[str] = (), top: int = 20
+) -> Figure:
     """Where the account sits in the population on its most unusual features: the `highlight`
     features (its reasons) and the others furthest from the median, ranked by how extreme
     their percentile is (features at the population's median value are not unusual)."""
@@ -414,8 +471,10 @@ def percentile_figure(percentiles: pd.DataFrame, account_id: str, highlight: Seq
         ax.text(101, i, f"{r['value']:.3g} (median {r['p50']:.3g})", va="center", fontsize=7)
     ax.set_xlim(0, 125)
     ax.set_xticks([0, 25, 50, 75, 100])
-    ax.set(xlabel="percentile in the scored population (share at or below the account's value, %)",
-           title=f"{account_id}: most unusual features (red: cited as reasons)")  # fmt: skip
+    ax.set(
+        xlabel="percentile in the scored population (share at or below the account's value, %)",
+        title=f"{account_id}: most unusual features (red: cited as reasons)",
+    )
     ax.tick_params(axis="y", labelsize=8)
     return fig
 
@@ -440,8 +499,10 @@ def ring_graph_for(data: Data, as_of: Day, members: Sequence[str], kinds: Sequen
     snap, t = snapshot(data), as_of_end(_day(as_of))
     tables = {"orders": snap.orders, "payment_attempts": snap.payment_attempts, "sessions": snap.sessions}
     # Cutting to the members first gives the same member links as cutting afterwards, much faster.
-    view = {name: None if frame is None else known_at(name, frame.filter(pl.col("account_id").is_in(list(members))), t)
-            for name, frame in tables.items()}  # fmt: skip
+    view = {
+        name: None if frame is None else known_at(name, frame.filter(pl.col("account_id").is_in(list(members))), t)
+        for name, frame in tables.items()
+    }
     links = entity_links(view).filter(pl.col("kind").is_in(list(kinds)))
     return ring_graph(links, list(members))
 
@@ -456,32 +517,48 @@ def member_status(review: str | sa.Engine, data: Data, as_of: Day, members: Sequ
     day, members = _day(as_of), list(members)
     rows = review_db.read_queue(review_engine(review))
     rows = rows[rows["account_id"].isin(members) & (rows["as_of"] <= day)]
-    decided = rows[rows["status"] != "open"].sort_values(["reviewed_at", "as_of"]).drop_duplicates("account_id", keep="last")
+    decided = (
+        rows[rows["status"] != "open"].sort_values(["reviewed_at", "as_of"]).drop_duplicates("account_id", keep="last")
+    )
     decided = decided.set_index("account_id")
     today = rows[rows["as_of"] == day].set_index("account_id")
     labels = _labels_in_force_with_source(snapshot(data).labels, members, as_of_end(day))
+
     def of(column: pd.Series) -> np.ndarray:  # by member; `column`'s index (account_id) is unique
         return column.reindex(members).to_numpy()
 
-    out = pd.DataFrame({
-        "account_id": members,
-        "decision": of(decided["status"]),
-        "rank": of(today["rank"]),
-        "score": of(today["score"]),
-        "queued_on": of(decided["as_of"]),
-        "reviewed_by": of(decided["reviewed_by"]),
-        "reviewed_at": of(decided["reviewed_at"]),
-        "note": of(decided["note"]),
-        "label": of(labels["label"]),
-        "label_source": of(labels["source"]),
-    })  # fmt: skip
+    out = pd.DataFrame(
+        {
+            "account_id": members,
+            "decision": of(decided["status"]),
+            "rank": of(today["rank"]),
+            "score": of(today["score"]),
+            "queued_on": of(decided["as_of"]),
+            "reviewed_by": of(decided["reviewed_by"]),
+            "reviewed_at": of(decided["reviewed_at"]),
+            "note": of(decided["note"]),
+            "label": of(labels["label"]),
+            "label_source": of(labels["source"]),
+        }
+    )
     status = np.select(
         [out["decision"].notna(), out["rank"].notna(), out["label"].eq("abuse"), out["label"].eq("legit")],
         [out["decision"].astype(object), "open", "labelled abuse", "labelled legit"],
         default="not queued",
     )
     return out.drop(columns="decision").assign(status=status.astype(str))[
-        ["account_id", "status", "rank", "score", "queued_on", "reviewed_by", "reviewed_at", "note", "label", "label_source"]
+        [
+            "account_id",
+            "status",
+            "rank",
+            "score",
+            "queued_on",
+            "reviewed_by",
+            "reviewed_at",
+            "note",
+            "label",
+            "label_source",
+        ]
     ]
 
 
@@ -490,8 +567,9 @@ def _labels_in_force_with_source(labels: pl.DataFrame | None, members: list[str]
     if labels is None:
         return pd.DataFrame(columns=["label", "decided_at", "source"], index=pd.Index([], name="account_id"))
     mine = labels.filter(pl.col("account_id").is_in(members))
-    in_force = labels_in_force(mine, t).join(mine.select("account_id", "label", "decided_at", "source"),
-                                             on=["account_id", "label", "decided_at"], how="left")  # fmt: skip
+    in_force = labels_in_force(mine, t).join(
+        mine.select("account_id", "label", "decided_at", "source"), on=["account_id", "label", "decided_at"], how="left"
+    )
     return in_force.unique("account_id", keep="first").to_pandas().set_index("account_id")
 
 
@@ -508,26 +586,60 @@ def ring_figure(graph: nx.Graph, status: pd.DataFrame, focus: str | None = None,
     nx.draw_networkx_edges(graph, pos, ax=ax, edge_color="#b0b0b0", width=0.8)
     of = dict(zip(status["account_id"], status["status"], strict=True))
     accounts = [n for n, d in graph.nodes(data=True) if d["kind"] == "account"]
-    nx.draw_networkx_nodes(graph, pos, nodelist=accounts, ax=ax, node_size=[420 if n == focus else 220 for n in accounts],
-                           node_color=[STATUS_COLOURS.get(of.get(n, "not queued"), "white") for n in accounts],
-                           edgecolors=["black" if n == focus else "#555555" for n in accounts],
-                           linewidths=[2.5 if n == focus else 0.6 for n in accounts])  # fmt: skip
+    nx.draw_networkx_nodes(
+        graph,
+        pos,
+        nodelist=accounts,
+        ax=ax,
+        node_size=[420 if n == focus else 220 for n in accounts],
+        node_color=[STATUS_COLOURS.get(of.get(n, "not queued"), "white") for n in accounts],
+        edgecolors=["black" if n == focus else "#555555" for n in accounts],
+        linewidths=[2.5 if n == focus else 0.6 for n in accounts],
+    )
     above = {n: (x, y + 0.045) for n, (x, y) in pos.items()}  # names just above their circles
-    nx.draw_networkx_labels(graph, above, labels={n: n for n in accounts}, ax=ax, font_size=7, verticalalignment="bottom")
+    nx.draw_networkx_labels(
+        graph, above, labels={n: n for n in accounts}, ax=ax, font_size=7, verticalalignment="bottom"
+    )
     kinds_present = []
     for kind, marker in ENTITY_MARKERS.items():
         nodes = [n for n, d in graph.nodes(data=True) if d["kind"] == kind]
         if nodes:
             kinds_present.append(kind)
-            nx.draw_networkx_nodes(graph, pos, nodelist=nodes, ax=ax, node_shape=marker, node_size=70, node_color="#606060")
-    handles = [Line2D([], [], marker="o", ls="", markersize=9, markerfacecolor=STATUS_COLOURS[s], markeredgecolor="#555555",
-                      label=f"{s} ({list(of.values()).count(s)})")
-               for s in STATUS_COLOURS if s in of.values()]  # fmt: skip
-    handles += [Line2D([], [], marker=ENTITY_MARKERS[k], ls="", markersize=7, color="#606060", label=f"shared {k}")
-                for k in kinds_present]  # fmt: skip
+            nx.draw_networkx_nodes(
+                graph, pos, nodelist=nodes, ax=ax, node_shape=marker, node_size=70, node_color="#606060"
+            )
+    handles = [
+        Line2D(
+            [],
+            [],
+            marker="o",
+            ls="",
+            markersize=9,
+            markerfacecolor=STATUS_COLOURS[s],
+            markeredgecolor="#555555",
+            label=f"{s} ({list(of.values()).count(s)})",
+        )
+        for s in STATUS_COLOURS
+        if s in of.values()
+    ]
+    handles += [
+        Line2D([], [], marker=ENTITY_MARKERS[k], ls="", markersize=7, color="#606060", label=f"shared {k}")
+        for k in kinds_present
+    ]
     if focus is not None:
-        handles.append(Line2D([], [], marker="o", ls="", markersize=11, markerfacecolor="white", markeredgecolor="black",
-                              markeredgewidth=2.5, label=f"{focus} (investigated)"))  # fmt: skip
+        handles.append(
+            Line2D(
+                [],
+                [],
+                marker="o",
+                ls="",
+                markersize=11,
+                markerfacecolor="white",
+                markeredgecolor="black",
+                markeredgewidth=2.5,
+                label=f"{focus} (investigated)",
+            )
+        )
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=9, title="account status / entity")
     return fig
 
@@ -570,17 +682,19 @@ def model_versions(tracking_uri: str) -> pd.DataFrame:
     for mv in client.search_model_versions(f"name='{registry.MODEL_NAME}'"):
         run = client.get_run(mv.run_id)
         params = run.data.params
-        rows.append({
-            "version": int(mv.version),
-            "aliases": ", ".join(sorted(aliases.get(str(mv.version), []))),
-            "created": pd.Timestamp(mv.creation_timestamp, unit="ms", tz="UTC"),
-            "run_id": mv.run_id,
-            "as_of": params.get("as_of"),
-            "feature_set_version": params.get("feature_set_version"),
-            "train_examples": float(params.get("train_examples", "nan")),
-            "valid_examples": float(params.get("valid_examples", "nan")),
-            **run.data.metrics,
-        })  # fmt: skip
+        rows.append(
+            {
+                "version": int(mv.version),
+                "aliases": ", ".join(sorted(aliases.get(str(mv.version), []))),
+                "created": pd.Timestamp(mv.creation_timestamp, unit="ms", tz="UTC"),
+                "run_id": mv.run_id,
+                "as_of": params.get("as_of"),
+                "feature_set_version": params.get("feature_set_version"),
+                "train_examples": float(params.get("train_examples", "nan")),
+                "valid_examples": float(params.get("valid_examples", "nan")),
+                **run.data.metrics,
+            }
+        )
     return pd.DataFrame(rows).sort_values("version").reset_index(drop=True)
 
 
@@ -623,14 +737,16 @@ def feature_importance(tracking_uri: str, alias: str = registry.CHAMPION) -> pd.
     with _environment(MLFLOW_TRACKING_URI=sqlite_url(tracking_uri)):
         loaded = registry.load(alias)
     booster = loaded.model.booster_
-    frame = pd.DataFrame({
-        "feature": loaded.names,
-        "gain": booster.feature_importance("gain"),
-        "splits": booster.feature_importance("split"),
-    }).assign(
+    frame = pd.DataFrame(
+        {
+            "feature": loaded.names,
+            "gain": booster.feature_importance("gain"),
+            "splits": booster.feature_importance("split"),
+        }
+    ).assign(
         family=lambda f: f["feature"].map(lambda n: _CATALOGUE[n].family if n in _CATALOGUE else None),
         meaning=lambda f: f["feature"].map(lambda n: _CATALOGUE[n].meaning if n in _CATALOGUE else None),
-    )  # fmt: skip
+    )
     frame = frame.sort_values("gain", ascending=False).reset_index(drop=True)
     frame.attrs["version"] = loaded.version
     return frame
@@ -768,12 +884,16 @@ def slices_figure(
     return fig
 
 
-def truth_pr_figures(population: pd.DataFrame, truth_: pd.DataFrame, capacity: int, as_of: Day) -> tuple[Figure, Figure]:
+def truth_pr_figures(
+    population: pd.DataFrame, truth_: pd.DataFrame, capacity: int, as_of: Day
+) -> tuple[Figure, Figure]:
     """The PR curve and precision at k of the run's scores against the simulator's truth on
     a `ranked_population`, the baselines beside them (``models.plots``)."""
-    frame = pl.from_pandas(population).join(
-        pl.from_pandas(truth_[["account_id", "is_abuser"]]), on="account_id", how="left"
-    ).with_columns(y=pl.col("is_abuser").fill_null(False).cast(pl.Int8))  # fmt: skip
+    frame = (
+        pl.from_pandas(population)
+        .join(pl.from_pandas(truth_[["account_id", "is_abuser"]]), on="account_id", how="left")
+        .with_columns(y=pl.col("is_abuser").fill_null(False).cast(pl.Int8))
+    )
     pr, at_k = plots.pr_figure(frame), plots.precision_at_k_figure(frame, capacity)
     pr.axes[0].set_title(f"Precision-recall against truth, run of {_day(as_of)}")
     at_k.axes[0].set_title(f"Precision at k against truth, run of {_day(as_of)}")

@@ -22,13 +22,23 @@ def _day(value) -> date | None:
 
 
 data_option = click.option("--data", type=DIR, required=True, help="Snapshot directory (DATA_CONTRACT.md section 1).")
-as_of_option = click.option("--as-of", "as_of", type=DAY, required=True,
-                            help="Date YYYY-MM-DD: everything known up to the end of that UTC day, nothing after.")  # fmt: skip
-review_db_option = click.option("--review-db", help="SQLAlchemy URL of the review database [default: sqlite:///review.db].")
+as_of_option = click.option(
+    "--as-of",
+    "as_of",
+    type=DAY,
+    required=True,
+    help="Date YYYY-MM-DD: everything known up to the end of that UTC day, nothing after.",
+)
+review_db_option = click.option(
+    "--review-db", help="SQLAlchemy URL of the review database [default: sqlite:///review.db]."
+)
 reject_limit_option = click.option(
-    "--reject-limit", type=click.FloatRange(0, 1), default=0.01, show_default=True,
+    "--reject-limit",
+    type=click.FloatRange(0, 1),
+    default=0.01,
+    show_default=True,
     help="Largest share of any table that may be rejected before the run stops.",
-)  # fmt: skip
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -70,8 +80,13 @@ def validate(data: Path, out: Path, reject_limit: float) -> None:
 @data_option
 @as_of_option
 @click.option("--out", type=click.Path(path_type=Path, dir_okay=False), required=True, help="Parquet file to write.")
-@click.option("--buckets", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Process accounts in this many hash buckets (bounded memory; same table).")  # fmt: skip
+@click.option(
+    "--buckets",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Process accounts in this many hash buckets (bounded memory; same table).",
+)
 @reject_limit_option
 def features(data: Path, as_of, out: Path, buckets: int, reject_limit: float) -> None:
     """Build the account feature table as of the end of --as-of (one row per account)."""
@@ -96,20 +111,32 @@ def train(data: Path, as_of, review_db: str | None, reject_limit: float) -> None
     result = train_model(data, _day(as_of), verdicts=verdicts, reject_limit=reject_limit)
     m = result.metrics
     click.echo(f"{'model version':<32}{result.version} ({result.alias})")
-    for name in ("precision_at_k", "recall_at_k", "pr_auc", "baseline_buyer_cancels_60d_precision_at_k",
-                 "baseline_cancel_rate_precision_at_k"):  # fmt: skip
+    for name in (
+        "precision_at_k",
+        "recall_at_k",
+        "pr_auc",
+        "baseline_buyer_cancels_60d_precision_at_k",
+        "baseline_cancel_rate_precision_at_k",
+    ):
         click.echo(f"{name:<44}{m[name]:.3f}")
 
 
 def run_options(command):
-    for option in reversed([
-        data_option,
-        review_db_option,
-        click.option("--capacity", type=click.IntRange(min=1), default=200, show_default=True,
-                     help="Accounts written to the review queue per run."),
-        click.option("--out", type=DIR, default=Path("runs"), show_default=True, help="Run directories go here."),
-        reject_limit_option,
-    ]):  # fmt: skip
+    for option in reversed(
+        [
+            data_option,
+            review_db_option,
+            click.option(
+                "--capacity",
+                type=click.IntRange(min=1),
+                default=200,
+                show_default=True,
+                help="Accounts written to the review queue per run.",
+            ),
+            click.option("--out", type=DIR, default=Path("runs"), show_default=True, help="Run directories go here."),
+            reject_limit_option,
+        ]
+    ):
         command = option(command)
     return command
 
@@ -123,8 +150,10 @@ def run(as_of, **options) -> None:
     from pipeline.run import run as run_batch
 
     summary = run_batch(RunConfig(as_of=_day(as_of), **options))
-    click.echo(f"scored {summary['scored']:,} accounts, queued {summary['queued']} with {summary['model']}; "
-               f"outputs in {options['out'] / ('as_of=' + summary['as_of'])}")  # fmt: skip
+    click.echo(
+        f"scored {summary['scored']:,} accounts, queued {summary['queued']} with {summary['model']}; "
+        f"outputs in {options['out'] / ('as_of=' + summary['as_of'])}"
+    )
 
 
 @app.command()

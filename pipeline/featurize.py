@@ -33,15 +33,31 @@ def write_features(data: Path, as_of: date, out: Path, *, buckets: int = 1, reje
     bounded = buckets > 1
     with tempfile.TemporaryDirectory(prefix=f".{out.stem}.spill-", dir=out.parent) as spill:
         with stages("validate"):
-            loaded = load_snapshot(data, reject_limit=reject_limit, stages=stages, spill=Path(spill) if bounded else None)
+            loaded = load_snapshot(
+                data, reject_limit=reject_limit, stages=stages, spill=Path(spill) if bounded else None
+            )
         write_rejects(loaded.rejects, out.with_name(f"{out.stem}.rejects.parquet"))
         s, rejected = loaded.snapshot, sum(c["rejected"] for c in loaded.counts.values())
         del loaded
         with stages("features"), pl.Config(engine_affinity="streaming" if bounded else "auto"):
             table = build_features(
-                s.accounts, s.orders, s.payment_attempts, s.sessions, s.labels, as_of=as_of, buckets=buckets, track=track
+                s.accounts,
+                s.orders,
+                s.payment_attempts,
+                s.sessions,
+                s.labels,
+                as_of=as_of,
+                buckets=buckets,
+                track=track,
             )
     with stages("write"):
         write_parquet_atomic(table, out)
-    log.info("%d accounts x %d features as of %s in %s (%d rejected rows)", table.height, table.width - 2, as_of, out, rejected)
+    log.info(
+        "%d accounts x %d features as of %s in %s (%d rejected rows)",
+        table.height,
+        table.width - 2,
+        as_of,
+        out,
+        rejected,
+    )
     return table

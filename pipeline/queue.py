@@ -17,10 +17,14 @@ def show_queue(url: str | None, as_of: date | None, top: int, console: Console |
     engine = review_db.connect(url or review_db.default_url())
     queue = review_db.read_queue(engine, as_of)
     if queue.empty:
-        raise PipelineError("the review queue is empty" + (f" for {as_of}" if as_of else "") + ": run `buyer-abuse run` first")
+        raise PipelineError(
+            "the review queue is empty" + (f" for {as_of}" if as_of else "") + ": run `buyer-abuse run` first"
+        )
     day = as_of or queue["as_of"].max()
     rows = queue[queue["as_of"] == day].sort_values("rank").head(top)
-    table = Table(title=f"Review queue {day} (top {len(rows)} of {int((queue['as_of'] == day).sum())})", show_lines=True)
+    table = Table(
+        title=f"Review queue {day} (top {len(rows)} of {int((queue['as_of'] == day).sum())})", show_lines=True
+    )
     for column in ("rank", "account", "score", "ring", "status", "why"):
         table.add_column(column, overflow="fold")
     for row in rows.itertuples():

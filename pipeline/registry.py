@@ -18,14 +18,14 @@ from pathlib import Path
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DO_NOT_TRACK", "true")
 
-import lightgbm as lgb  # noqa: E402
-import mlflow  # noqa: E402
-import mlflow.lightgbm  # noqa: E402
-from mlflow.exceptions import MlflowException  # noqa: E402
-from mlflow.models import infer_signature  # noqa: E402
-from mlflow.tracking import MlflowClient  # noqa: E402
+import lightgbm as lgb
+import mlflow
+import mlflow.lightgbm
+from mlflow.exceptions import MlflowException
+from mlflow.models import infer_signature
+from mlflow.tracking import MlflowClient
 
-from pipeline.errors import PipelineError  # noqa: E402
+from pipeline.errors import PipelineError
 
 MODEL_NAME = "buyer-abuse"
 EXPERIMENT = "buyer-abuse"
@@ -79,7 +79,14 @@ class RegisteredModel:
         return f"{MODEL_NAME}/{self.version}"
 
 
-_SIGNATURE_TYPES = {"double": "Float64", "float": "Float32", "long": "Int64", "integer": "Int32", "boolean": "Boolean", "string": "String"}
+_SIGNATURE_TYPES = {
+    "double": "Float64",
+    "float": "Float32",
+    "long": "Int64",
+    "integer": "Int32",
+    "boolean": "Boolean",
+    "string": "String",
+}
 
 
 def load(alias: str = CHAMPION) -> RegisteredModel:

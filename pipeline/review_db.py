@@ -81,7 +81,7 @@ review_queue = sa.Table(
     sa.Column("note", sa.Text),
     sa.CheckConstraint("score >= 0 AND score <= 1", name="review_queue_score_range"),
     sa.CheckConstraint("rank >= 1", name="review_queue_rank_positive"),
-    sa.CheckConstraint("status IN (%s)" % ", ".join(f"'{s}'" for s in STATUSES), name="review_queue_status"),
+    sa.CheckConstraint(f"status IN ({', '.join(repr(s) for s in STATUSES)})", name="review_queue_status"),
 )
 
 review_schema = sa.Table(
@@ -128,8 +128,11 @@ def connect(url: str) -> sa.Engine:
         engine = sa.create_engine(parsed, connect_args=timeout)
     try:
         with _begin(engine) as conn:
-            recorded = (conn.scalar(sa.select(sa.func.max(review_schema.c.version)))
-                        if sa.inspect(conn).has_table(review_schema.name) else None)
+            recorded = (
+                conn.scalar(sa.select(sa.func.max(review_schema.c.version)))
+                if sa.inspect(conn).has_table(review_schema.name)
+                else None
+            )
             if recorded is not None and recorded > SCHEMA_VERSION:  # checked before creating anything
                 raise ReviewDbError(
                     f"review database {shown} has schema version {recorded}, newer than the "
@@ -137,8 +140,9 @@ def connect(url: str) -> sa.Engine:
                 )
             metadata.create_all(conn)
             if recorded is None:
-                conn.execute(_INSERTS[engine.dialect.name](review_schema).on_conflict_do_nothing(),
-                             {"version": SCHEMA_VERSION})
+                conn.execute(
+                    _INSERTS[engine.dialect.name](review_schema).on_conflict_do_nothing(), {"version": SCHEMA_VERSION}
+                )
     except BaseException:
         engine.dispose()
         raise
@@ -206,8 +210,12 @@ def record_verdict(
         raise ReviewDbError(f"unknown review status {status!r}; use one of {', '.join(STATUSES)}")
     if not reviewed_by:
         raise ReviewDbError("a verdict needs reviewed_by: the analyst who decided")
-    decided = {"status": status, "reviewed_by": reviewed_by, "note": note,
-               "reviewed_at": reviewed_at or datetime.now(UTC)}
+    decided = {
+        "status": status,
+        "reviewed_by": reviewed_by,
+        "note": note,
+        "reviewed_at": reviewed_at or datetime.now(UTC),
+    }
     key = (review_queue.c.account_id == account_id) & (review_queue.c.as_of == as_of)
     with _begin(engine) as conn:
         found = conn.execute(sa.update(review_queue).where(key).values(decided)).rowcount
@@ -233,12 +241,14 @@ def verdicts(engine: sa.Engine, until: datetime | None = None) -> pd.DataFrame:
         query = query.where(q.reviewed_at <= until)
     with _begin(engine) as conn:
         rows = pd.DataFrame(conn.execute(query).all(), columns=["account_id", "status", "reviewed_at"])
-    return pd.DataFrame({
-        "account_id": rows["account_id"].astype("str"),
-        "label": rows["status"].map(LABEL_OF_STATUS).astype("str"),
-        "decided_at": _utc_times(rows["reviewed_at"]),
-        "source": pd.Series("review", index=rows.index, dtype="str"),
-    })
+    return pd.DataFrame(
+        {
+            "account_id": rows["account_id"].astype("str"),
+            "label": rows["status"].map(LABEL_OF_STATUS).astype("str"),
+            "decided_at": _utc_times(rows["reviewed_at"]),
+            "source": pd.Series("review", index=rows.index, dtype="str"),
+        }
+    )
 
 
 def touched_accounts(engine: sa.Engine, as_of: date) -> set[str]:
@@ -254,7 +264,12 @@ def verdict_labels(engine: sa.Engine, until: datetime | None = None) -> pl.DataF
     frame = verdicts(engine, until)
     return pl.DataFrame(
         {c: frame[c].tolist() for c in frame.columns},
-        schema={"account_id": pl.String, "label": pl.String, "decided_at": pl.Datetime("us", "UTC"), "source": pl.String},
+        schema={
+            "account_id": pl.String,
+            "label": pl.String,
+            "decided_at": pl.Datetime("us", "UTC"),
+            "source": pl.String,
+        },
     )
 
 
@@ -290,11 +305,26 @@ def _queue_rows(as_of: date, queue: pd.DataFrame) -> list[dict]:
     ]
     if problems:
         raise ReviewDbError(f"review queue for {as_of} not written: " + "; ".join(problems))
-    columns = zip(ids.tolist(), score.tolist(), rank.tolist(), queue["model_version"].tolist(),
-                  queue["reasons"].tolist(), queue["ring_id"].tolist())
+    columns = zip(
+        ids.tolist(),
+        score.tolist(),
+        rank.tolist(),
+        queue["model_version"].tolist(),
+        queue["reasons"].tolist(),
+        queue["ring_id"].tolist(),
+        strict=True,
+    )
     return [
-        {"account_id": str(account), "as_of": as_of, "score": float(s), "rank": int(r), "model_version": str(model),
-         "reasons": reasons, "ring_id": None if pd.isna(ring) else str(ring), "status": "open"}
+        {
+            "account_id": str(account),
+            "as_of": as_of,
+            "score": float(s),
+            "rank": int(r),
+            "model_version": str(model),
+            "reasons": reasons,
+            "ring_id": None if pd.isna(ring) else str(ring),
+            "status": "open",
+        }
         for account, s, r, model, reasons, ring in columns
     ]
 

@@ -59,7 +59,6 @@ class RunConfig:
         return self.out / f"as_of={self.as_of.isoformat()}"
 
 
-
 def is_complete(run_dir: Path) -> bool:
     return (run_dir / "summary.json").is_file()
 
@@ -71,7 +70,9 @@ def run(cfg: RunConfig) -> dict:
     try:
         lock.acquire(timeout=0)
     except Timeout:
-        raise RunLocked(f"another run for {cfg.as_of} is in progress (lock {lock.lock_file}); not starting a second") from None
+        raise RunLocked(
+            f"another run for {cfg.as_of} is in progress (lock {lock.lock_file}); not starting a second"
+        ) from None
     try:
         return _run_locked(cfg)
     finally:
@@ -97,7 +98,9 @@ def _batch(cfg: RunConfig, engine, stages: Stages) -> dict:
         snap = loaded.snapshot
     with stages("features"):
         labels = merge_labels(snap.labels, review_db.verdict_labels(engine, until=t))
-        features = build_features(snap.accounts, snap.orders, snap.payment_attempts, snap.sessions, labels, as_of=cfg.as_of)
+        features = build_features(
+            snap.accounts, snap.orders, snap.payment_attempts, snap.sessions, labels, as_of=cfg.as_of
+        )
         try:
             check_columns(features, champion.columns, champion.feature_set_version)
         except ValueError as exc:
@@ -110,24 +113,35 @@ def _batch(cfg: RunConfig, engine, stages: Stages) -> dict:
                 f"({features.height} accounts registered by then): is --as-of right?"
             )
         scores = (
-            active.select("account_id", score=pl.Series(predict(champion.model, active, champion.names), dtype=pl.Float64))
+            active.select(
+                "account_id", score=pl.Series(predict(champion.model, active, champion.names), dtype=pl.Float64)
+            )
             .sort(["score", "account_id"], descending=[True, False])
             .with_row_index("rank", offset=1)
             .select("account_id", "score", pl.col("rank").cast(pl.Int64))
         )
-        confirmed = [] if labels is None else labels_in_force(labels, t).filter(pl.col("label") == "abuse")["account_id"].to_list()
+        confirmed = (
+            []
+            if labels is None
+            else labels_in_force(labels, t).filter(pl.col("label") == "abuse")["account_id"].to_list()
+        )
         # The queue is ranked 1..capacity among the accounts not confirmed as abusers (they are
         # not queued again); scores.parquet keeps every account's rank in the whole run. Rows of
         # this date an analyst already worked on stay in the table with refreshed scores.
-        eligible = scores.filter(~pl.col("account_id").is_in(confirmed)).with_columns(rank=pl.int_range(1, pl.len() + 1, dtype=pl.Int64))
+        eligible = scores.filter(~pl.col("account_id").is_in(confirmed)).with_columns(
+            rank=pl.int_range(1, pl.len() + 1, dtype=pl.Int64)
+        )
         touched = review_db.touched_accounts(engine, cfg.as_of)
         queued = eligible.filter((pl.col("rank") <= cfg.capacity) | pl.col("account_id").is_in(list(touched)))
         flagged = queued.join(features, on="account_id").sort("rank")
         queue = flagged.select(
-            "account_id", "score", "rank", "ring_id",
+            "account_id",
+            "score",
+            "rank",
+            "ring_id",
             model_version=pl.lit(champion.label),
             reasons=pl.Series(reasons(champion.model, flagged, active, champion.names), dtype=pl.String),
-        )  # fmt: skip
+        )
 
     partial = cfg.out / f".{cfg.run_dir.name}.partial"
     shutil.rmtree(partial, ignore_errors=True)
@@ -181,8 +195,10 @@ def _quantiles(score: pl.Series) -> dict[str, float]:
 
 
 def _largest_rings(features: pl.DataFrame, queued: pl.DataFrame, top: int = 5) -> list[dict]:
-    rings = features.filter(pl.col("ring_id").is_not_null()).group_by("ring_id").agg(
-        size=pl.len(), queued=pl.col("account_id").is_in(queued["account_id"].implode()).sum()
+    rings = (
+        features.filter(pl.col("ring_id").is_not_null())
+        .group_by("ring_id")
+        .agg(size=pl.len(), queued=pl.col("account_id").is_in(queued["account_id"].implode()).sum())
     )
     return rings.sort(["size", "ring_id"], descending=[True, False]).head(top).to_dicts()
 
@@ -208,13 +224,20 @@ def _drift(cfg: RunConfig, scores: pl.DataFrame, features: pl.DataFrame, champio
         log.warning("drift: previous run %s unreadable (%s)", previous.name, exc)
         return {"previous_run": previous.name, "error": str(exc).splitlines()[0]}
     values = {"score": psi(before["score"].to_numpy(), scores["score"].to_numpy())}
-    values |= {f: psi(before_features[f].to_numpy(), features[f].to_numpy()) for f in top if f in before_features.columns}
+    values |= {
+        f: psi(before_features[f].to_numpy(), features[f].to_numpy()) for f in top if f in before_features.columns
+    }
     values = {k: round(v, 4) for k, v in values.items()}
     warnings = [f"{k}: PSI {v:.2f} > {PSI_WARN}" for k, v in values.items() if v > PSI_WARN]
     for warning in warnings:
         log.warning("drift against %s: %s", previous.name, warning)
-    return {"previous_run": previous.name, "psi": values, "threshold": PSI_WARN, "warnings": warnings,
-            "not_compared": [f for f in top if f not in before_features.columns]}  # fmt: skip
+    return {
+        "previous_run": previous.name,
+        "psi": values,
+        "threshold": PSI_WARN,
+        "warnings": warnings,
+        "not_compared": [f for f in top if f not in before_features.columns],
+    }
 
 
 def backfill(cfg: RunConfig, start: date, end: date, force: bool = False) -> list[tuple[date, str]]:

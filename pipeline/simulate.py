@@ -83,38 +83,66 @@ SHARES = {
 # buyer cancels that come within minutes, buyer cancel after shipment, platform risk cancel,
 # probability the order is under a running promotion, discount share of list price (lo, hi).
 BEHAVIOUR_COLUMNS = (
-    "p_fail", "tries", "p_unpaid", "p_unpaid_buyer", "p_cancel_paid", "p_fast",
-    "p_cancel_shipped", "p_platform", "p_promo", "disc_lo", "disc_hi",
-)  # fmt: skip
+    "p_fail",
+    "tries",
+    "p_unpaid",
+    "p_unpaid_buyer",
+    "p_cancel_paid",
+    "p_fast",
+    "p_cancel_shipped",
+    "p_platform",
+    "p_promo",
+    "disc_lo",
+    "disc_hi",
+)
 BEHAVIOUR = {
-    "regular":          (0.04, 3, 0.03, 0.5, 0.05, 0.30, 0.010, 0.003, 0.35, 0.05, 0.25),
-    "heavy_buyer":      (0.05, 3, 0.06, 0.5, 0.22, 0.40, 0.030, 0.004, 0.40, 0.05, 0.30),
-    "fickle":           (0.05, 3, 0.12, 0.6, 0.40, 0.50, 0.060, 0.003, 0.35, 0.05, 0.25),
-    "household":        (0.04, 3, 0.03, 0.5, 0.06, 0.30, 0.010, 0.003, 0.35, 0.05, 0.25),
-    "card_trouble":     (0.45, 4, 0.06, 0.3, 0.06, 0.30, 0.010, 0.006, 0.35, 0.05, 0.25),
-    "flash_fan":        (0.05, 3, 0.06, 0.5, 0.09, 0.40, 0.010, 0.003, 0.60, 0.10, 0.40),
-    "discount_hunter":  (0.04, 3, 0.05, 0.5, 0.12, 0.40, 0.020, 0.004, 0.90, 0.15, 0.50),
-    "hoarding_ring":    (0.10, 2, 0.55, 0.3, 0.60, 0.80, 0.030, 0.020, 0.60, 0.10, 0.40),
-    "coupon_ring":      (0.06, 3, 0.05, 0.5, 0.50, 0.45, 0.150, 0.020, 0.95, 0.30, 0.60),
-    "seller_sabotage":  (0.04, 3, 0.03, 0.5, 0.10, 0.50, 0.650, 0.010, 0.30, 0.05, 0.25),
-    "card_testing":     (0.85, 8, 0.10, 0.3, 0.40, 0.90, 0.000, 0.030, 0.10, 0.05, 0.20),
+    "regular": (0.04, 3, 0.03, 0.5, 0.05, 0.30, 0.010, 0.003, 0.35, 0.05, 0.25),
+    "heavy_buyer": (0.05, 3, 0.06, 0.5, 0.22, 0.40, 0.030, 0.004, 0.40, 0.05, 0.30),
+    "fickle": (0.05, 3, 0.12, 0.6, 0.40, 0.50, 0.060, 0.003, 0.35, 0.05, 0.25),
+    "household": (0.04, 3, 0.03, 0.5, 0.06, 0.30, 0.010, 0.003, 0.35, 0.05, 0.25),
+    "card_trouble": (0.45, 4, 0.06, 0.3, 0.06, 0.30, 0.010, 0.006, 0.35, 0.05, 0.25),
+    "flash_fan": (0.05, 3, 0.06, 0.5, 0.09, 0.40, 0.010, 0.003, 0.60, 0.10, 0.40),
+    "discount_hunter": (0.04, 3, 0.05, 0.5, 0.12, 0.40, 0.020, 0.004, 0.90, 0.15, 0.50),
+    "hoarding_ring": (0.10, 2, 0.55, 0.3, 0.60, 0.80, 0.030, 0.020, 0.60, 0.10, 0.40),
+    "coupon_ring": (0.06, 3, 0.05, 0.5, 0.50, 0.45, 0.150, 0.020, 0.95, 0.30, 0.60),
+    "seller_sabotage": (0.04, 3, 0.03, 0.5, 0.10, 0.50, 0.650, 0.010, 0.30, 0.05, 0.25),
+    "card_testing": (0.85, 8, 0.10, 0.3, 0.40, 0.90, 0.000, 0.030, 0.10, 0.05, 0.20),
     "serial_canceller": (0.05, 3, 0.15, 0.7, 0.50, 0.75, 0.100, 0.010, 0.40, 0.05, 0.30),
-    "account_farm":     (0.08, 3, 0.30, 0.4, 0.45, 0.60, 0.050, 0.020, 0.80, 0.20, 0.50),
-}  # fmt: skip
+    "account_farm": (0.08, 3, 0.30, 0.4, 0.45, 0.60, 0.050, 0.020, 0.80, 0.20, 0.50),
+}
 
 # Ordinary (non flash-sale) orders per day per account: lognormal median by pattern.
 ORDER_RATE = {
-    "regular": 0.08, "heavy_buyer": 1.4, "fickle": 0.15, "household": 0.08, "card_trouble": 0.10,
-    "flash_fan": 0.10, "discount_hunter": 0.20, "hoarding_ring": 0.06, "coupon_ring": 0.45,
-    "seller_sabotage": 0.35, "card_testing": 0.8, "serial_canceller": 0.4, "account_farm": 0.25,
-}  # fmt: skip
+    "regular": 0.08,
+    "heavy_buyer": 1.4,
+    "fickle": 0.15,
+    "household": 0.08,
+    "card_trouble": 0.10,
+    "flash_fan": 0.10,
+    "discount_hunter": 0.20,
+    "hoarding_ring": 0.06,
+    "coupon_ring": 0.45,
+    "seller_sabotage": 0.35,
+    "card_testing": 0.8,
+    "serial_canceller": 0.4,
+    "account_farm": 0.25,
+}
 
 # Buyer profile countries (weight, customs-hold risk on shipments into it).
 COUNTRIES = {
-    "US": (0.20, 0.005), "GB": (0.08, 0.01), "DE": (0.08, 0.01), "FR": (0.07, 0.01),
-    "BR": (0.12, 0.07), "MX": (0.08, 0.03), "IN": (0.10, 0.06), "ID": (0.07, 0.03),
-    "PH": (0.05, 0.03), "NG": (0.04, 0.09), "SA": (0.05, 0.02), "AU": (0.06, 0.01),
-}  # fmt: skip
+    "US": (0.20, 0.005),
+    "GB": (0.08, 0.01),
+    "DE": (0.08, 0.01),
+    "FR": (0.07, 0.01),
+    "BR": (0.12, 0.07),
+    "MX": (0.08, 0.03),
+    "IN": (0.10, 0.06),
+    "ID": (0.07, 0.03),
+    "PH": (0.05, 0.03),
+    "NG": (0.04, 0.09),
+    "SA": (0.05, 0.02),
+    "AU": (0.06, 0.01),
+}
 REGIONS_PER_COUNTRY = 10
 REMOTE_REGIONS = (8, 9)  # region codes -09 and -10 of each country are remote
 EMAIL_DOMAINS = ("gmail.com", "outlook.com", "yahoo.com", "icloud.com", "mail.ru", "qq.com", "proton.me")
@@ -226,9 +254,16 @@ def _per_group(rng: np.random.Generator, accounts: _Accounts, pattern: str, lo: 
     return members, group_of, counts
 
 
-def _shared(rng: np.random.Generator, builder: _PoolBuilder, accounts: _Accounts, pattern: str,
-            per_group: tuple[int, int], per_member: int, share: float = 1.0) -> None:
-    """Give each group of `pattern` a set of shared entities; each member gets `per_member` of them."""  # noqa: D401
+def _shared(
+    rng: np.random.Generator,
+    builder: _PoolBuilder,
+    accounts: _Accounts,
+    pattern: str,
+    per_group: tuple[int, int],
+    per_member: int,
+    share: float = 1.0,
+) -> None:
+    """Give each group of `pattern` a set of shared entities; each member gets `per_member` of them."""
     members, group_of, counts = _per_group(rng, accounts, pattern, *per_group)
     if not len(members):
         return
@@ -261,7 +296,7 @@ def _population(rng: np.random.Generator, cfg: MarketConfig) -> _Accounts:
     group = np.full(n, -1, dtype=np.int32)
     next_slot, next_group = 0, 0
     for name, (share, lo, hi) in SHARES.items():
-        target = max(int(round(share * n)), lo if name in ABUSE else 0)
+        target = max(round(share * n), lo if name in ABUSE else 0)
         sizes = rng.integers(lo, hi + 1, size=target // lo + 1)
         sizes = sizes[: np.searchsorted(np.cumsum(sizes), target) + 1]
         sizes[-1] -= max(0, int(sizes.sum()) - target)
@@ -443,7 +478,9 @@ def _ordinary_orders(rng, cfg, acc: _Accounts, seller_p: np.ndarray, camp: _Camp
     # Serial cancellers re-order the same handful of items.
     ser = pattern == P["serial_canceller"]
     favourites = rng.integers(0, len(seller_p) * ITEMS_PER_SELLER, size=(acc.n, 4))
-    item[ser] = np.where(rng.random(int(ser.sum())) < 0.6, favourites[account[ser], rng.integers(0, 4, int(ser.sum()))], item[ser])
+    item[ser] = np.where(
+        rng.random(int(ser.sum())) < 0.6, favourites[account[ser], rng.integers(0, 4, int(ser.sum()))], item[ser]
+    )
 
     # Hoarding rings' own ordinary orders are cover: they behave like a regular buyer.
     behaviour = np.where(pattern == P["hoarding_ring"], P["regular"], pattern).astype(np.int8)
@@ -478,9 +515,14 @@ def _flash_orders(rng, cfg, acc: _Accounts, camp: _Campaigns) -> _Plan:
         keep = placed < stop[account]
         item = camp.flash_items[sale, rng.integers(0, camp.flash_items.shape[1], len(account))]
         plans.append(
-            _Plan(account[keep], placed[keep], item[keep], np.full(int(keep.sum()), camp.n_promo + sale),
-                  acc.pattern[account[keep]].astype(np.int8))
-        )  # fmt: skip
+            _Plan(
+                account[keep],
+                placed[keep],
+                item[keep],
+                np.full(int(keep.sum()), camp.n_promo + sale),
+                acc.pattern[account[keep]].astype(np.int8),
+            )
+        )
     return _Plan.concat(plans) if plans else _Plan(*(np.zeros(0, np.int64) for _ in range(5)))
 
 
@@ -500,15 +542,25 @@ class _Outcome:
 
 INITIATORS = ("buyer", "seller", "logistics", "payment", "platform")
 REASONS = (
-    "changed_mind", "found_cheaper", "ordered_by_mistake", "no_longer_needed", "delivery_too_slow",
-    "out_of_stock", "customs_hold", "undeliverable_address", "no_carrier_coverage",
-    "payment_failed", "payment_timeout", "risk_review",
-)  # fmt: skip
+    "changed_mind",
+    "found_cheaper",
+    "ordered_by_mistake",
+    "no_longer_needed",
+    "delivery_too_slow",
+    "out_of_stock",
+    "customs_hold",
+    "undeliverable_address",
+    "no_carrier_coverage",
+    "payment_failed",
+    "payment_timeout",
+    "risk_review",
+)
 R = {name: code for code, name in enumerate(REASONS)}
 
 
-def _outcomes(rng, plan: _Plan, acc: _Accounts, pools: dict[str, _Pools], camp: _Campaigns, seller_stockout,
-              region_failure) -> _Outcome:
+def _outcomes(
+    rng, plan: _Plan, acc: _Accounts, pools: dict[str, _Pools], camp: _Campaigns, seller_stockout, region_failure
+) -> _Outcome:
     """Payment, merchant, logistics and buyer events of every order, vectorised."""
     n = len(plan.account)
     table = np.array([BEHAVIOUR[p] for p in PATTERNS], dtype=np.float64)
@@ -517,7 +569,7 @@ def _outcomes(rng, plan: _Plan, acc: _Accounts, pools: dict[str, _Pools], camp: 
     for column in ("p_unpaid", "p_cancel_paid", "p_cancel_shipped"):
         b[column] = np.minimum(b[column] * acc.fickleness[a], 0.9)
     b["p_fail"] = np.where(plan.behaviour == P["card_trouble"], acc.card_failure[a], b["p_fail"])
-    u = lambda: rng.random(n)  # noqa: E731 - one fresh uniform per order
+    u = lambda: rng.random(n)
     none = np.full(n, MISSING, dtype=np.int64)
     paid, shipped, delivered, cancelled = none.copy(), none.copy(), none.copy(), none.copy()
     initiator, reason = np.full(n, -1, np.int8), np.full(n, -1, np.int8)
@@ -550,8 +602,12 @@ def _outcomes(rng, plan: _Plan, acc: _Accounts, pools: dict[str, _Pools], camp: 
     quick = rng.exponential(4 * MINUTE, n).astype(np.int64) + 30
     slow = rng.lognormal(np.log(5 * HOUR), 1.0, n).astype(np.int64)
     buyer_delay = np.where(fast, quick, slow)
-    cancel(buyer_unpaid, plan.placed + np.minimum(buyer_delay, 29 * MINUTE), "buyer",
-           np.where(u() < 0.5, R["changed_mind"], R["ordered_by_mistake"])[buyer_unpaid])  # fmt: skip
+    cancel(
+        buyer_unpaid,
+        plan.placed + np.minimum(buyer_delay, 29 * MINUTE),
+        "buyer",
+        np.where(u() < 0.5, R["changed_mind"], R["ordered_by_mistake"])[buyer_unpaid],
+    )
     timeout = unpaid & ~buyer_unpaid
     cancel(timeout, plan.placed + 30 * MINUTE + rng.integers(0, 120, n), "payment", R["payment_timeout"])
     declined = ~unpaid & ~success
@@ -563,7 +619,9 @@ def _outcomes(rng, plan: _Plan, acc: _Accounts, pools: dict[str, _Pools], camp: 
     # After payment, before shipment: platform risk holds, merchant stock-outs, buyer remorse.
     item_seller = plan.item // ITEMS_PER_SELLER
     is_flash = plan.campaign >= camp.n_promo
-    p_stock = np.where(is_flash, camp.flash_stockout[np.maximum(plan.campaign - camp.n_promo, 0)], seller_stockout[item_seller])
+    p_stock = np.where(
+        is_flash, camp.flash_stockout[np.maximum(plan.campaign - camp.n_promo, 0)], seller_stockout[item_seller]
+    )
     event = u()
     platform = success & (event < b["p_platform"])
     stockout = success & ~platform & (event < b["p_platform"] + p_stock)
@@ -571,7 +629,9 @@ def _outcomes(rng, plan: _Plan, acc: _Accounts, pools: dict[str, _Pools], camp: 
     cancel(platform, paid + rng.integers(10 * MINUTE, 6 * HOUR, n), "platform", R["risk_review"])
     cancel(stockout, paid + rng.integers(HOUR, 36 * HOUR, n), "seller", R["out_of_stock"])
     remorse_at = paid + np.minimum(buyer_delay, ship_delay - 60)
-    remorse_reason = np.where(u() < 0.5, R["changed_mind"], np.where(u() < 0.6, R["found_cheaper"], R["ordered_by_mistake"]))
+    remorse_reason = np.where(
+        u() < 0.5, R["changed_mind"], np.where(u() < 0.6, R["found_cheaper"], R["ordered_by_mistake"])
+    )
     cancel(remorse, remorse_at, "buyer", remorse_reason[remorse])
 
     # Shipped: logistics failures (remote regions, customs-heavy countries) or buyer refusal.
@@ -582,14 +642,16 @@ def _outcomes(rng, plan: _Plan, acc: _Accounts, pools: dict[str, _Pools], camp: 
     # Customs holds depend on the destination country; carriers' failures on the region.
     held = u() < customs
     lost = ships & (held | (u() < region_failure[acc.country[a], acc.region[a]]))
-    log_reason = np.where(held, R["customs_hold"],
-                          np.where(remote & (u() < 0.4), R["no_carrier_coverage"], R["undeliverable_address"]))  # fmt: skip
+    log_reason = np.where(
+        held, R["customs_hold"], np.where(remote & (u() < 0.4), R["no_carrier_coverage"], R["undeliverable_address"])
+    )
     cancel(lost, shipped + rng.integers(2 * DAY, 10 * DAY, n), "logistics", log_reason[lost])
     # Remote buyers also give up on slow deliveries themselves.
     p_refuse = b["p_cancel_shipped"] + 0.10 * remote
     refused = ships & ~lost & (u() < p_refuse)
-    refuse_reason = np.where(remote & (u() < 0.7), R["delivery_too_slow"],
-                             np.where(u() < 0.5, R["changed_mind"], R["no_longer_needed"]))  # fmt: skip
+    refuse_reason = np.where(
+        remote & (u() < 0.7), R["delivery_too_slow"], np.where(u() < 0.5, R["changed_mind"], R["no_longer_needed"])
+    )
     cancel(refused, shipped + rng.integers(12 * HOUR, 4 * DAY, n), "buyer", refuse_reason[refused])
     arrives = ships & ~lost & ~refused
     delivered[arrives] = shipped[arrives] + rng.integers(3 * DAY, 14 * DAY, n)[arrives]
@@ -620,8 +682,14 @@ def _attempts(rng, plan: _Plan, cards: _Pools, n_att, first_try, gap, success, c
         rng.choice(len(FAILURE_CODES), len(order), p=TESTING_FAILURES),
         rng.choice(len(FAILURE_CODES), len(order), p=HONEST_FAILURES),
     )
-    return {"order": order, "at": at, "instrument": instrument, "succeeded": succeeded,
-            "code": np.where(succeeded, -1, codes), "last_of_order": last}  # fmt: skip
+    return {
+        "order": order,
+        "at": at,
+        "instrument": instrument,
+        "succeeded": succeeded,
+        "code": np.where(succeeded, -1, codes),
+        "last_of_order": last,
+    }
 
 
 def _labels(rng, cfg: MarketConfig, acc: _Accounts) -> dict[str, np.ndarray]:
@@ -659,7 +727,9 @@ def _labels(rng, cfg: MarketConfig, acc: _Accounts) -> dict[str, np.ndarray]:
     accounts = np.r_[who, who[fix][fix_keep]]
     labels = np.r_[label_abuse, ~label_abuse[fix][fix_keep]]
     decided_at = np.r_[at, fix_at[fix_keep]]
-    chargeback = np.isin(acc.pattern[accounts], [P["card_testing"], P["coupon_ring"]]) & (rng.random(len(accounts)) < 0.5)
+    chargeback = np.isin(acc.pattern[accounts], [P["card_testing"], P["coupon_ring"]]) & (
+        rng.random(len(accounts)) < 0.5
+    )
     source = np.where(chargeback & labels, 1, np.where(rng.random(len(accounts)) < 0.1, 2, 0))
     # A confirmed abuser is banned: nothing after the (first) abuse verdict.
     banned = accounts[labels]
@@ -682,9 +752,7 @@ def _times(start_us: int, seconds: np.ndarray) -> pl.Series:
 
 
 def _codes(names: tuple[str, ...], index: np.ndarray) -> pl.Series:
-    return pl.select(
-        pl.when(pl.Series(index) >= 0).then(pl.Series(names).gather(np.maximum(index, 0)))
-    ).to_series()
+    return pl.select(pl.when(pl.Series(index) >= 0).then(pl.Series(names).gather(np.maximum(index, 0)))).to_series()
 
 
 ORDER_CHUNK = 1_000_000  # orders whose outcomes and rows are made at once: bounds the memory
@@ -715,9 +783,13 @@ def market_tables(cfg: MarketConfig) -> Iterator[tuple[str, pl.DataFrame]]:
     # The market's own ids follow placement time, as a warehouse export's would.
     order = np.argsort(plan.placed, kind="stable")
     plan = _Plan(*(getattr(plan, f)[order] for f in _Plan.__dataclass_fields__))
-    campaign_names = tuple(f"promo{i}" for i in range(camp.n_promo)) + tuple(f"flash{i}" for i in range(len(camp.flash_start)))
+    campaign_names = tuple(f"promo{i}" for i in range(camp.n_promo)) + tuple(
+        f"flash{i}" for i in range(len(camp.flash_start))
+    )
     attempts_made = 0
-    for first in track(range(0, len(plan.account), ORDER_CHUNK), "order chunks", total=-(-len(plan.account) // ORDER_CHUNK)):
+    for first in track(
+        range(0, len(plan.account), ORDER_CHUNK), "order chunks", total=-(-len(plan.account) // ORDER_CHUNK)
+    ):
         chunk = _Plan(*(getattr(plan, f)[first : first + ORDER_CHUNK] for f in _Plan.__dataclass_fields__))
         out = _outcomes(rng, chunk, acc, pools, camp, seller_stockout, region_failure)
         orders = _orders(rng, acc, pools, chunk, out, first, end, start_us, account_ids, campaign_names)
@@ -735,8 +807,18 @@ def _typed(name: str, frame: pl.DataFrame) -> pl.DataFrame:
     return frame.select(pl.col(c).cast(t) for c, t in polars_schema(name).items())
 
 
-def _orders(rng, acc: _Accounts, pools, plan: _Plan, out: _Outcome, first: int, end: int, start_us: int,
-            account_ids: pl.Series, campaign_names: tuple[str, ...]) -> pl.DataFrame:  # fmt: skip
+def _orders(
+    rng,
+    acc: _Accounts,
+    pools,
+    plan: _Plan,
+    out: _Outcome,
+    first: int,
+    end: int,
+    start_us: int,
+    account_ids: pl.Series,
+    campaign_names: tuple[str, ...],
+) -> pl.DataFrame:
     n = len(plan.account)
     cancelled = _cut(out.cancelled, end)
     is_cancelled = cancelled != MISSING
@@ -746,44 +828,54 @@ def _orders(rng, acc: _Accounts, pools, plan: _Plan, out: _Outcome, first: int, 
     region = np.where(gift, rng.integers(0, REGIONS_PER_COUNTRY, n), acc.region[plan.account])
     region_code = pl.Series(country[ship_country]) + "-" + pl.Series(region + 1).cast(pl.String).str.zfill(2)
     paid = _cut(out.paid, end)
-    return _typed("orders", pl.DataFrame({
-        "order_id": _ids("o", first + np.arange(n)),
-        "account_id": account_ids.gather(plan.account),
-        "seller_id": _ids("s", plan.item // ITEMS_PER_SELLER),
-        "item_id": _ids("i", plan.item),
-        "campaign_id": _codes(campaign_names, plan.campaign),
-        "placed_at": _times(start_us, plan.placed),
-        "paid_at": _times(start_us, paid),
-        "shipped_at": _times(start_us, _cut(out.shipped, end)),
-        "delivered_at": _times(start_us, _cut(out.delivered, end)),
-        "cancelled_at": _times(start_us, cancelled),
-        "cancel_initiator": _codes(INITIATORS, np.where(is_cancelled, out.initiator, -1)),
-        "cancel_reason": _codes(REASONS, np.where(is_cancelled, out.reason, -1)),
-        "amount_usd": out.amount,
-        "discount_usd": out.discount,
-        "item_count": 1 + rng.poisson(0.3, n),
-        "ship_country": pl.Series(country[ship_country]),
-        "ship_region": region_code,
-        "address_id": _ids("a", pools["address"].pick(rng, plan.account)),
-        "device_id": _ids("d", np.where(rng.random(n) < 0.02, -1, pools["device"].pick(rng, plan.account))),
-        "ip_prefix": _ids("ip", pools["net"].pick(rng, plan.account)),
-        "payment_instrument_id": _ids("c", np.where(paid != MISSING, out.instrument, -1)),
-    }))  # fmt: skip
+    return _typed(
+        "orders",
+        pl.DataFrame(
+            {
+                "order_id": _ids("o", first + np.arange(n)),
+                "account_id": account_ids.gather(plan.account),
+                "seller_id": _ids("s", plan.item // ITEMS_PER_SELLER),
+                "item_id": _ids("i", plan.item),
+                "campaign_id": _codes(campaign_names, plan.campaign),
+                "placed_at": _times(start_us, plan.placed),
+                "paid_at": _times(start_us, paid),
+                "shipped_at": _times(start_us, _cut(out.shipped, end)),
+                "delivered_at": _times(start_us, _cut(out.delivered, end)),
+                "cancelled_at": _times(start_us, cancelled),
+                "cancel_initiator": _codes(INITIATORS, np.where(is_cancelled, out.initiator, -1)),
+                "cancel_reason": _codes(REASONS, np.where(is_cancelled, out.reason, -1)),
+                "amount_usd": out.amount,
+                "discount_usd": out.discount,
+                "item_count": 1 + rng.poisson(0.3, n),
+                "ship_country": pl.Series(country[ship_country]),
+                "ship_region": region_code,
+                "address_id": _ids("a", pools["address"].pick(rng, plan.account)),
+                "device_id": _ids("d", np.where(rng.random(n) < 0.02, -1, pools["device"].pick(rng, plan.account))),
+                "ip_prefix": _ids("ip", pools["net"].pick(rng, plan.account)),
+                "payment_instrument_id": _ids("c", np.where(paid != MISSING, out.instrument, -1)),
+            }
+        ),
+    )
 
 
 def _payment_attempts(out: _Outcome, orders: pl.DataFrame, attempts_made: int, end: int, start_us: int) -> pl.DataFrame:
     att = out.attempts
     keep = att["at"] < end
     order_of = att["order"][keep]
-    return _typed("payment_attempts", pl.DataFrame({
-        "attempt_id": _ids("p", attempts_made + np.flatnonzero(keep)),
-        "order_id": orders["order_id"].gather(order_of),
-        "account_id": orders["account_id"].gather(order_of),
-        "instrument_id": _ids("c", att["instrument"][keep]),
-        "attempted_at": _times(start_us, att["at"][keep]),
-        "succeeded": att["succeeded"][keep],
-        "failure_code": _codes(FAILURE_CODES, att["code"][keep]),
-    }))  # fmt: skip
+    return _typed(
+        "payment_attempts",
+        pl.DataFrame(
+            {
+                "attempt_id": _ids("p", attempts_made + np.flatnonzero(keep)),
+                "order_id": orders["order_id"].gather(order_of),
+                "account_id": orders["account_id"].gather(order_of),
+                "instrument_id": _ids("c", att["instrument"][keep]),
+                "attempted_at": _times(start_us, att["at"][keep]),
+                "succeeded": att["succeeded"][keep],
+                "failure_code": _codes(FAILURE_CODES, att["code"][keep]),
+            }
+        ),
+    )
 
 
 def _account_tables(rng, acc: _Accounts, pools, label, end: int, start_us: int, account_ids: pl.Series):
@@ -795,27 +887,50 @@ def _account_tables(rng, acc: _Accounts, pools, label, end: int, start_us: int, 
         rng.integers(0, len(EMAIL_DOMAINS), acc.n),
     )
     verified = np.where(acc.is_abuser, rng.random(acc.n) < 0.25, rng.random(acc.n) < 0.7)
-    yield "accounts", _typed("accounts", pl.DataFrame({
-        "account_id": account_ids,
-        "created_at": _times(start_us, acc.created),
-        "country": pl.Series(country[acc.country]),
-        "email_domain": _codes(EMAIL_DOMAINS + DISPOSABLE_DOMAINS, np.where(rng.random(acc.n) < 0.02, -1, email)),
-        "phone_verified": pl.Series(verified).set(pl.Series(rng.random(acc.n) < 0.05), None),
-    }))  # fmt: skip
+    yield (
+        "accounts",
+        _typed(
+            "accounts",
+            pl.DataFrame(
+                {
+                    "account_id": account_ids,
+                    "created_at": _times(start_us, acc.created),
+                    "country": pl.Series(country[acc.country]),
+                    "email_domain": _codes(
+                        EMAIL_DOMAINS + DISPOSABLE_DOMAINS, np.where(rng.random(acc.n) < 0.02, -1, email)
+                    ),
+                    "phone_verified": pl.Series(verified).set(pl.Series(rng.random(acc.n) < 0.05), None),
+                }
+            ),
+        ),
+    )
     yield "sessions", _typed("sessions", _sessions(rng, acc, pools, end, start_us, account_ids))
-    yield "labels", _typed("labels", pl.DataFrame({
-        "account_id": account_ids.gather(label["account"]),
-        "label": np.where(label["abuse"], "abuse", "legit"),
-        "decided_at": _times(start_us, label["decided"]),
-        "source": pl.Series(["review", "chargeback", "policy"]).gather(label["source"]),
-    }).sort("decided_at"))  # fmt: skip
-    yield "truth", pl.DataFrame({
-        "account_id": account_ids,
-        "is_abuser": acc.is_abuser,
-        "pattern": pl.Series(PATTERNS).gather(acc.pattern),
-        "group": _ids("g", acc.group.astype(np.int64)),
-        "remote": np.isin(acc.region, REMOTE_REGIONS),
-    })  # fmt: skip
+    yield (
+        "labels",
+        _typed(
+            "labels",
+            pl.DataFrame(
+                {
+                    "account_id": account_ids.gather(label["account"]),
+                    "label": np.where(label["abuse"], "abuse", "legit"),
+                    "decided_at": _times(start_us, label["decided"]),
+                    "source": pl.Series(["review", "chargeback", "policy"]).gather(label["source"]),
+                }
+            ).sort("decided_at"),
+        ),
+    )
+    yield (
+        "truth",
+        pl.DataFrame(
+            {
+                "account_id": account_ids,
+                "is_abuser": acc.is_abuser,
+                "pattern": pl.Series(PATTERNS).gather(acc.pattern),
+                "group": _ids("g", acc.group.astype(np.int64)),
+                "remote": np.isin(acc.region, REMOTE_REGIONS),
+            }
+        ),
+    )
 
 
 def simulate_market(cfg: MarketConfig) -> dict[str, pl.DataFrame]:
@@ -834,12 +949,14 @@ def _sessions(rng, acc: _Accounts, pools, end: int, start_us: int, account_ids: 
     started = start[account] + (rng.random(len(account)) * (stop - start)[account]).astype(np.int64)
     device = pools["device"].pick(rng, account)
     has_device = device >= 0
-    return pl.DataFrame({
-        "account_id": account_ids.gather(account[has_device]),
-        "device_id": _ids("d", device[has_device]),
-        "ip_prefix": _ids("ip", pools["net"].pick(rng, account[has_device])),
-        "started_at": _times(start_us, started[has_device]),
-    }).sort("started_at")  # fmt: skip
+    return pl.DataFrame(
+        {
+            "account_id": account_ids.gather(account[has_device]),
+            "device_id": _ids("d", device[has_device]),
+            "ip_prefix": _ids("ip", pools["net"].pick(rng, account[has_device])),
+            "started_at": _times(start_us, started[has_device]),
+        }
+    ).sort("started_at")
 
 
 def write_market(cfg: MarketConfig, out: Path) -> dict[str, int]:
@@ -860,6 +977,8 @@ def write_market(cfg: MarketConfig, out: Path) -> dict[str, int]:
             writer.close()
     for name in writers:
         (out / f".{name}.parquet.partial").replace(out / f"{name}.parquet")
-    (out / "market.json").write_text(json.dumps({"config": {**cfg.__dict__, "start": cfg.start.isoformat()}, "rows": counts}, indent=2))
+    (out / "market.json").write_text(
+        json.dumps({"config": {**cfg.__dict__, "start": cfg.start.isoformat()}, "rows": counts}, indent=2)
+    )
     log.info("wrote %s", ", ".join(f"{k}: {v:,}" for k, v in counts.items()))
     return counts

@@ -73,7 +73,9 @@ class LoadResult:
     counts: dict[str, dict[str, int]]  # {table: {"rows": read, "rejected": rows with any reject}}
 
 
-def load_snapshot(data_dir: Path, *, reject_limit: float = 0.01, stages: Stages | None = None, spill: Path | None = None) -> LoadResult:
+def load_snapshot(
+    data_dir: Path, *, reject_limit: float = 0.01, stages: Stages | None = None, spill: Path | None = None
+) -> LoadResult:
     """The snapshot in `data_dir`: the valid rows of every table present, typed; a reject line per
     (row, rule) broken; rows read and rejected per table. `stages` times reading and validating
     each table (a fresh one if not given).
@@ -142,7 +144,9 @@ def _open(data_dir: Path, name: str) -> tuple[Path, pl.LazyFrame] | None:
         raise InputError(f"{name}: found both {' and '.join(map(str, forms))}; keep exactly one")
     if not forms:
         if TABLES[name].required:
-            raise InputError(f"{name}: required table missing, expected {name}.parquet, {name}/ or {name}.csv in {data_dir}")
+            raise InputError(
+                f"{name}: required table missing, expected {name}.parquet, {name}/ or {name}.csv in {data_dir}"
+            )
         return None
     path = forms[0]
     if path.suffix == ".csv":
@@ -205,16 +209,23 @@ def _cast(name: str, raw: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     contract = polars_schema(name)
     casts = {column: _caster(pl.col(column), raw.schema[column], target) for column, target in contract.items()}
     typed = raw.select(
-        *((pl.repeat(None, pl.len(), dtype=contract[c]) if cast is None else cast).alias(c) for c, cast in casts.items()),
+        *(
+            (pl.repeat(None, pl.len(), dtype=contract[c]) if cast is None else cast).alias(c)
+            for c, cast in casts.items()
+        ),
         *(c for c in raw.columns if c not in contract),
     )
     failed = {}
     for column, cast in casts.items():
         if cast is None:  # e.g. a timestamp stored as bool: no present value of it can be right
             rule = f"type: {column} is stored as {raw.schema[column]}, not {_word(contract[column])}"
-            failed[rule, column] = raw[column].is_not_null()  # an empty value is just empty (a nullable column all null)
+            failed[rule, column] = raw[
+                column
+            ].is_not_null()  # an empty value is just empty (a nullable column all null)
         elif raw.schema[column] != contract[column]:
-            failed[f"type: {column} is not {_word(contract[column])}", column] = raw[column].is_not_null() & typed[column].is_null()
+            failed[f"type: {column} is not {_word(contract[column])}", column] = (
+                raw[column].is_not_null() & typed[column].is_null()
+            )
     return typed, _violations(failed)
 
 
@@ -401,17 +412,23 @@ def _violations_of(
     typed, cast_failures = _cast(name, raw)
     # A null left by a failed cast is not news: drop what rules on that column, or on the whole
     # row, make of it (the row is rejected for its type anyway).
-    not_news = pl.concat([cast_failures, cast_failures.with_columns(column=pl.lit(WHOLE_ROW))]).select("row_nr", "column")
+    not_news = pl.concat([cast_failures, cast_failures.with_columns(column=pl.lit(WHOLE_ROW))]).select(
+        "row_nr", "column"
+    )
 
     def judged(violations: pl.DataFrame) -> pl.DataFrame:
         return violations.join(not_news, on=["row_nr", "column"], how="anti")
 
     broken = judged(_violations(_rule_masks(name, typed)))
-    foreign = _violations({
-        (f"{name}.{column} not in {parent}", column): ~typed[column].is_in(parents[parent][pcolumn].implode()).fill_null(True)
-        for child, column, parent, pcolumn in FOREIGN_KEYS
-        if child == name and parent in parents
-    })
+    foreign = _violations(
+        {
+            (f"{name}.{column} not in {parent}", column): ~typed[column]
+            .is_in(parents[parent][pcolumn].implode())
+            .fill_null(True)
+            for child, column, parent, pcolumn in FOREIGN_KEYS
+            if child == name and parent in parents
+        }
+    )
     _check_limit(name, pl.concat([cast_failures, broken, foreign]), typed, raw, reject_limit)  # before pandera's flood
 
     # pandera reports on the rows the masks flagged only (all of them: its word is the one that counts).
@@ -488,4 +505,3 @@ def _check_limit(name: str, found: pl.DataFrame, typed: pl.DataFrame, raw: pl.Da
         f"{name}: {rejected} of {raw.height} rows rejected ({rejected / raw.height:.2%}), over the limit of "
         f"{reject_limit:.2%}; most common rule: {rule} ({n} row{'s' * (n != 1)}), e.g. keys {keys}"
     )
-

@@ -82,8 +82,10 @@ def train(
         loaded = load_snapshot(data, reject_limit=reject_limit)
     snapshot, inputs = loaded.snapshot, summarize(loaded)
     if inputs["rejected_rows"]:
-        log.warning("%d input rows broke the contract and are left out of training (rejects.parquet in the MLflow run)",
-                    inputs["rejected_rows"])  # fmt: skip
+        log.warning(
+            "%d input rows broke the contract and are left out of training (rejects.parquet in the MLflow run)",
+            inputs["rejected_rows"],
+        )
     labels = merge_labels(snapshot.labels, verdicts)
     t = as_of_end(as_of)
     with stages("feature snapshots"):
@@ -96,16 +98,24 @@ def train(
         valid_all = examples.filter(pl.col("part") == "valid")
         valid = valid_all.filter(~pl.col("presumed"))
         unmatched = _labels_without_features(labels, examples, t, training)
-        log.info("training examples: %d (%d abuse), validation: %d labelled (%d abuse); %d labels had no features "
-                 "at their snapshot (account registered after it)", train_set.height, int(train_set["y"].sum()),
-                 valid.height, int(valid["y"].sum()), unmatched)  # fmt: skip
+        log.info(
+            "training examples: %d (%d abuse), validation: %d labelled (%d abuse); %d labels had no features "
+            "at their snapshot (account registered after it)",
+            train_set.height,
+            int(train_set["y"].sum()),
+            valid.height,
+            int(valid["y"].sum()),
+            unmatched,
+        )
     with stages("fit"):
         try:
             model = fit(train_set, model_cfg)
         except ValueError as exc:
             raise registry.RegistryError(f"cannot train as of {as_of}: {exc}") from None
     names = feature_names()
-    scored = valid.with_columns(score=pl.Series(predict(model, valid, names)) if valid.height else pl.lit(None, pl.Float64))
+    scored = valid.with_columns(
+        score=pl.Series(predict(model, valid, names)) if valid.height else pl.lit(None, pl.Float64)
+    )
     k = max(int(valid["y"].sum()), 1)
     metrics = ranking_metrics(scored, k)
     if valid_all.height > valid.height:  # for reference: the same k with the presumed-legit background mixed in
@@ -114,14 +124,26 @@ def train(
 
     registry.configure()
     with stages("log and register"), mlflow.start_run(run_name=f"train as of {as_of}") as run:
-        mlflow.log_params({
-            "as_of": as_of.isoformat(), "data": str(data.resolve()), "feature_set_version": FEATURE_SET_VERSION,
-            "features": len(names), "rounds": model.rounds_, "labels_without_features": unmatched,
-            "input_rows": sum(c["rows"] for c in inputs["tables"].values()), "input_rejected_rows": inputs["rejected_rows"],
-            "training_data_sha256": fingerprint(train_set.select("account_id", "snapshot_at", "y", "weight", *names)),
-            "train_examples": train_set.height, "train_abuse": int(train_set["y"].sum()), "valid_examples": valid.height,
-            **{f"training.{k_}": v for k_, v in asdict(training).items()}, **{f"model.{k_}": v for k_, v in asdict(model_cfg).items()},
-        })  # fmt: skip
+        mlflow.log_params(
+            {
+                "as_of": as_of.isoformat(),
+                "data": str(data.resolve()),
+                "feature_set_version": FEATURE_SET_VERSION,
+                "features": len(names),
+                "rounds": model.rounds_,
+                "labels_without_features": unmatched,
+                "input_rows": sum(c["rows"] for c in inputs["tables"].values()),
+                "input_rejected_rows": inputs["rejected_rows"],
+                "training_data_sha256": fingerprint(
+                    train_set.select("account_id", "snapshot_at", "y", "weight", *names)
+                ),
+                "train_examples": train_set.height,
+                "train_abuse": int(train_set["y"].sum()),
+                "valid_examples": valid.height,
+                **{f"training.{k_}": v for k_, v in asdict(training).items()},
+                **{f"model.{k_}": v for k_, v in asdict(model_cfg).items()},
+            }
+        )
         mlflow.log_metrics({name: value for name, value in metrics.items() if np.isfinite(value)})
         registry.log_json({"feature_set_version": FEATURE_SET_VERSION, "features": names}, "feature_list.json")
         registry.log_json(inputs, "inputs/summary.json")
@@ -132,14 +154,26 @@ def train(
         if valid.height:
             registry.log_figure(pr_figure(scored), "plots/pr_curve.png")
             registry.log_figure(precision_at_k_figure(scored, k), "plots/precision_at_k.png")
-            groups = np.where(scored["y"].to_numpy() == 1, "abuse", np.where(scored["presumed"].to_numpy(), "presumed legit", "legit"))
-            registry.log_figure(score_figure(scored["score"].to_numpy(), groups, "Validation scores"), "plots/score_distribution.png")
-        registry.log_figure(importance_figure(names, model.booster_.feature_importance("gain")), "plots/feature_importance.png")
+            groups = np.where(
+                scored["y"].to_numpy() == 1, "abuse", np.where(scored["presumed"].to_numpy(), "presumed legit", "legit")
+            )
+            registry.log_figure(
+                score_figure(scored["score"].to_numpy(), groups, "Validation scores"), "plots/score_distribution.png"
+            )
+        registry.log_figure(
+            importance_figure(names, model.booster_.feature_importance("gain")), "plots/feature_importance.png"
+        )
         valid_from = t - timedelta(days=training.valid_days)
         cut = valid_from - timedelta(days=training.gap_days)
-        version = registry.log_model(model, feature_frame(train_set.head(50), names), {
-            "feature_set_version": FEATURE_SET_VERSION, "as_of": as_of.isoformat(), "labels_before": cut.isoformat(),
-        })  # fmt: skip
+        version = registry.log_model(
+            model,
+            feature_frame(train_set.head(50), names),
+            {
+                "feature_set_version": FEATURE_SET_VERSION,
+                "as_of": as_of.isoformat(),
+                "labels_before": cut.isoformat(),
+            },
+        )
         champion_p = champion_precision(valid, k, valid_from=valid_from)
         alias = registry.CHAMPION if promote(metrics["precision_at_k"], champion_p) else registry.CHALLENGER
         registry.set_alias(version, alias)
@@ -148,8 +182,15 @@ def train(
             mlflow.log_metric("champion_precision_at_k", champion_p)
         elif champion_p is not None:
             mlflow.set_tag("champion_comparison", "champion trained on labels inside this window: not compared")
-    log.info("registered %s version %s as %s (precision at k=%d: %.3f; champion: %s)", registry.MODEL_NAME, version,
-             alias, k, metrics["precision_at_k"], "none" if champion_p is None else f"{champion_p:.3f}")  # fmt: skip
+    log.info(
+        "registered %s version %s as %s (precision at k=%d: %.3f; champion: %s)",
+        registry.MODEL_NAME,
+        version,
+        alias,
+        k,
+        metrics["precision_at_k"],
+        "none" if champion_p is None else f"{champion_p:.3f}",
+    )
     return TrainResult(run.info.run_id, version, alias, metrics, champion_p)
 
 
@@ -179,8 +220,12 @@ def champion_precision(valid: pl.DataFrame, k: int, valid_from=None) -> float | 
         return None
     seen_until = champion.tags.get("labels_before")
     if valid_from is not None and seen_until and datetime.fromisoformat(seen_until) > valid_from:
-        log.warning("the champion (%s) was trained on labels decided up to %s, inside this validation window: "
-                    "it keeps the alias", champion.label, seen_until)  # fmt: skip
+        log.warning(
+            "the champion (%s) was trained on labels decided up to %s, inside this validation window: "
+            "it keeps the alias",
+            champion.label,
+            seen_until,
+        )
         return float("inf")
     if not valid.height:
         return float("nan")

@@ -60,18 +60,29 @@ def postgres_url() -> Iterator[str]:
     data, log, port = home / "data", home / "server.log", _free_port()
 
     def pg(tool: str, *args: str, check: bool = True) -> None:
-        done = subprocess.run([*as_postgres, str(pgbin / tool), *args], cwd=home, capture_output=True, text=True,
-                              timeout=120)
+        done = subprocess.run(
+            [*as_postgres, str(pgbin / tool), *args], cwd=home, capture_output=True, text=True, timeout=120
+        )
         if check and done.returncode:
             server_log = log.read_text()[-2000:] if log.exists() else ""
             pytest.fail(f"{tool} failed ({done.returncode}): {done.stderr.strip()}\n{server_log}", pytrace=False)
 
     try:
         pg("initdb", "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync")
-        pg("pg_ctl", "-D", str(data), "-l", str(log), "-w", "-t", "60",
-           # A session time zone far from UTC, so that the tests show instants round-trip as UTC.
-           "-o", f"-p {port} -c listen_addresses=127.0.0.1 -k {home} -c fsync=off -c TimeZone=Asia/Singapore",
-           "start")
+        pg(
+            "pg_ctl",
+            "-D",
+            str(data),
+            "-l",
+            str(log),
+            "-w",
+            "-t",
+            "60",
+            # A session time zone far from UTC, so that the tests show instants round-trip as UTC.
+            "-o",
+            f"-p {port} -c listen_addresses=127.0.0.1 -k {home} -c fsync=off -c TimeZone=Asia/Singapore",
+            "start",
+        )
         yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
     finally:
         if (data / "postmaster.pid").exists():

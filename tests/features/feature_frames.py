@@ -42,8 +42,16 @@ def orders(*rows: dict) -> pl.DataFrame:
     """Orders o1, o2, ... of buyer "a" at seller s1 for item i1, placed a day before T, $20, shipped
     to DE; no later state unless given."""
     n = count(1)
-    defaults = dict(account_id="a", seller_id="s1", item_id="i1", placed_at=T - DAY, amount_usd=20.0,
-                    discount_usd=0.0, item_count=1, ship_country="DE")  # fmt: skip
+    defaults = dict(
+        account_id="a",
+        seller_id="s1",
+        item_id="i1",
+        placed_at=T - DAY,
+        amount_usd=20.0,
+        discount_usd=0.0,
+        item_count=1,
+        ship_country="DE",
+    )
     return frame("orders", [{"order_id": f"o{next(n)}", **defaults, **row} for row in rows])
 
 
@@ -60,8 +68,15 @@ def attempts(*rows: dict) -> pl.DataFrame:
     out = []
     for row in rows:
         succeeded = row.get("succeeded", True)
-        base = dict(attempt_id=f"p{next(n)}", order_id="o1", account_id="a", instrument_id="c1",
-                    attempted_at=T - DAY, succeeded=succeeded, failure_code=None if succeeded else "card_declined")  # fmt: skip
+        base = dict(
+            attempt_id=f"p{next(n)}",
+            order_id="o1",
+            account_id="a",
+            instrument_id="c1",
+            attempted_at=T - DAY,
+            succeeded=succeeded,
+            failure_code=None if succeeded else "card_declined",
+        )
         out.append({**base, **row})
     return frame("payment_attempts", out)
 
@@ -95,8 +110,12 @@ def payments_at(attempt_rows: pl.DataFrame, t: datetime = T) -> dict[str, dict]:
 
 def buyer_cancel(placed_at: datetime, after: timedelta, **more) -> dict:
     """An unpaid order its buyer cancelled `after` its placement."""
-    return dict(placed_at=placed_at, cancelled_at=placed_at + after, cancel_initiator="buyer",
-                cancel_reason="changed_mind") | more  # fmt: skip
+    return (
+        dict(
+            placed_at=placed_at, cancelled_at=placed_at + after, cancel_initiator="buyer", cancel_reason="changed_mind"
+        )
+        | more
+    )
 
 
 def utc(*args: int) -> datetime:

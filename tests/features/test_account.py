@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from feature_frames import DAY, HOUR, T, US, accounts, by_account
+from feature_frames import DAY, HOUR, US, T, accounts, by_account
 
 from features.account import NEW_ACCOUNT_DAYS, account_profile
 
@@ -21,16 +21,36 @@ def test_account_columns():
     )
     assert got == {
         # gmail.com: a is new, b is not -> (1 + 0.1) / (2 + 1)
-        "a": dict(account_id="a", account_age_days=10.5, phone_verified=1.0, email_domain_missing=0.0,
-                  email_domain_new_share=pytest.approx(1.1 / 3)),
-        "b": dict(account_id="b", account_age_days=40.0, phone_verified=None, email_domain_missing=0.0,
-                  email_domain_new_share=pytest.approx(1.1 / 3)),
+        "a": dict(
+            account_id="a",
+            account_age_days=10.5,
+            phone_verified=1.0,
+            email_domain_missing=0.0,
+            email_domain_new_share=pytest.approx(1.1 / 3),
+        ),
+        "b": dict(
+            account_id="b",
+            account_age_days=40.0,
+            phone_verified=None,
+            email_domain_missing=0.0,
+            email_domain_new_share=pytest.approx(1.1 / 3),
+        ),
         # no domain: nothing to pool, the share is unknown rather than zero
-        "c": dict(account_id="c", account_age_days=1.0, phone_verified=0.0, email_domain_missing=1.0,
-                  email_domain_new_share=None),
-        "d": dict(account_id="d", account_age_days=5.0, phone_verified=1.0, email_domain_missing=0.0,
-                  email_domain_new_share=pytest.approx(1.1 / 2)),
-    }  # fmt: skip
+        "c": dict(
+            account_id="c",
+            account_age_days=1.0,
+            phone_verified=0.0,
+            email_domain_missing=1.0,
+            email_domain_new_share=None,
+        ),
+        "d": dict(
+            account_id="d",
+            account_age_days=5.0,
+            phone_verified=1.0,
+            email_domain_missing=0.0,
+            email_domain_new_share=pytest.approx(1.1 / 2),
+        ),
+    }
 
 
 def test_unknown_phone_verification_stays_unknown():

@@ -6,7 +6,7 @@ from datetime import date
 
 import polars as pl
 import pytest
-from feature_frames import DAY, HOUR, MIN, T, US, accounts, attempts, by_account, frame, labels, orders, sessions
+from feature_frames import DAY, HOUR, MIN, US, T, accounts, attempts, by_account, frame, labels, orders, sessions
 from polars.testing import assert_frame_equal
 
 from features.build import KEY_COLUMNS, as_of_instant, build_features, catalogue, feature_names
@@ -26,13 +26,26 @@ def snapshot() -> dict[str, pl.DataFrame]:
             dict(account_id="a6", created_at=T + DAY),
         ),
         orders=orders(
-            dict(order_id="o1", account_id="a1", placed_at=T - 2 * DAY, device_id="d1", cancelled_at=T - 2 * DAY + 5 * MIN,
-                 cancel_initiator="buyer", cancel_reason="changed_mind"),
-            dict(order_id="o2", account_id="a1", placed_at=T - 10 * DAY, paid_at=T - 10 * DAY + HOUR,
-                 payment_instrument_id="c1", device_id="d1"),
+            dict(
+                order_id="o1",
+                account_id="a1",
+                placed_at=T - 2 * DAY,
+                device_id="d1",
+                cancelled_at=T - 2 * DAY + 5 * MIN,
+                cancel_initiator="buyer",
+                cancel_reason="changed_mind",
+            ),
+            dict(
+                order_id="o2",
+                account_id="a1",
+                placed_at=T - 10 * DAY,
+                paid_at=T - 10 * DAY + HOUR,
+                payment_instrument_id="c1",
+                device_id="d1",
+            ),
             dict(order_id="o3", account_id="a4", placed_at=T - 3 * DAY, device_id="d1"),
             dict(order_id="o4", account_id="a1", placed_at=T, device_id="d1"),  # not known at t
-        ),  # fmt: skip
+        ),
         payment_attempts=attempts(
             dict(order_id="o2", account_id="a1", instrument_id="c1", attempted_at=T - 10 * DAY + HOUR),
             dict(order_id="o3", account_id="a4", instrument_id="c4", attempted_at=T - 3 * DAY, succeeded=False),
@@ -55,7 +68,9 @@ def test_columns_are_keys_then_the_catalogue_as_float64(table):
     assert KEY_COLUMNS == ("account_id", "ring_id")
     assert table.columns == ["account_id", "ring_id", *feature_names()]
     assert table.schema["account_id"] == pl.String and table.schema["ring_id"] == pl.String
-    assert {name: dtype for name, dtype in table.schema.items() if name not in KEY_COLUMNS} == dict.fromkeys(feature_names(), pl.Float64)
+    assert {name: dtype for name, dtype in table.schema.items() if name not in KEY_COLUMNS} == dict.fromkeys(
+        feature_names(), pl.Float64
+    )
     assert len(set(feature_names())) == len(feature_names())
 
 
@@ -63,19 +78,34 @@ def test_an_account_with_nothing_gets_each_features_fill(table):
     a2 = by_account(table)["a2"]
     own = {f.name for f in catalogue() if f.family == "account"}
     # zero counts, the prior for smoothed rates, unknown (None) where nothing can be said; ring size 1
-    assert {f.name: a2[f.name] for f in catalogue() if f.name not in own} == {f.name: f.fill for f in catalogue() if f.name not in own}
+    assert {f.name: a2[f.name] for f in catalogue() if f.name not in own} == {
+        f.name: f.fill for f in catalogue() if f.name not in own
+    }
     assert a2["ring_id"] is None
-    assert (a2["orders_lifetime"], a2["buyer_cancel_rate_30d"], a2["failed_payment_rate_7d"], a2["ring_size"]) == (0.0, 0.08, 0.05, 1.0)
+    assert (a2["orders_lifetime"], a2["buyer_cancel_rate_30d"], a2["failed_payment_rate_7d"], a2["ring_size"]) == (
+        0.0,
+        0.08,
+        0.05,
+        1.0,
+    )
     # its own columns: registered 40 days ago, phone unknown, no e-mail domain
     assert {n: a2[n] for n in sorted(own)} == {
-        "account_age_days": 40.0, "email_domain_missing": 1.0, "email_domain_new_share": None, "phone_verified": None,
-    }  # fmt: skip
+        "account_age_days": 40.0,
+        "email_domain_missing": 1.0,
+        "email_domain_new_share": None,
+        "phone_verified": None,
+    }
 
 
 def test_an_active_account(table):
     a1 = by_account(table)["a1"]
     assert a1["ring_id"] == "R-a1"  # a1 and a4 share device d1; a1 registered first
-    assert (a1["orders_lifetime"], a1["orders_7d"], a1["buyer_cancels_lifetime"], a1["fast_buyer_cancels_1d"]) == (2.0, 1.0, 1.0, 0.0)
+    assert (a1["orders_lifetime"], a1["orders_7d"], a1["buyer_cancels_lifetime"], a1["fast_buyer_cancels_1d"]) == (
+        2.0,
+        1.0,
+        1.0,
+        0.0,
+    )
     assert a1["fast_buyer_cancels_7d"] == 1.0
     assert a1["buyer_cancel_rate_lifetime"] == pytest.approx((1 + 0.32) / (2 + 4))
     assert (a1["payment_attempts_lifetime"], a1["failed_payment_attempts_lifetime"]) == (1.0, 0.0)

@@ -40,7 +40,11 @@ def after_shipment(initiator: str, **more) -> dict:
 
 def seller_cancel(paid: bool, **more) -> dict:
     states = dict(paid_at=P + HOUR) if paid else {}
-    return dict(placed_at=P, cancelled_at=P + 2 * HOUR, cancel_initiator="seller", cancel_reason="out_of_stock") | states | more
+    return (
+        dict(placed_at=P, cancelled_at=P + 2 * HOUR, cancel_initiator="seller", cancel_reason="out_of_stock")
+        | states
+        | more
+    )
 
 
 def test_the_context_prior():
@@ -105,8 +109,12 @@ def test_campaign_context():
 # -- expected and excess per account -----------------------------------------------------------
 
 REGIONS = pl.DataFrame(
-    {"ship_country": ["DE", "DE"], "ship_region": ["BY", None], "region_logistics_rate": [0.1, 0.2],
-     "region_refusal_rate": [0.05, 0.01]}  # fmt: skip
+    {
+        "ship_country": ["DE", "DE"],
+        "ship_region": ["BY", None],
+        "region_logistics_rate": [0.1, 0.2],
+        "region_refusal_rate": [0.05, 0.01],
+    }
 )
 SELLERS = pl.DataFrame({"seller_id": ["s1"], "seller_stockout_rate": [0.04]})
 CAMPAIGNS = pl.DataFrame({"campaign_id": ["C"], "campaign_stockout_rate": [0.3]})
@@ -121,16 +129,18 @@ def test_expected_and_excess_against_given_context_rates():
         dict(placed_at=P, ship_region=None),  # neither paid nor shipped: expects nothing
     )
     a = by_account(context_history(given, CAMPAIGNS, REGIONS, SELLERS))["a"]
-    assert a == pytest.approx({
-        "account_id": "a",
-        "logistics_cancels_expected_lifetime": 0.1 + 0.1 + 0.2,
-        "logistics_cancels_excess_lifetime": 1 - 0.4,
-        "seller_cancels_expected_lifetime": 0.04 * 3 + 0.3,
-        "seller_cancels_excess_lifetime": 1 - 0.42,
-        "refusals_expected_lifetime": 0.05 + 0.05 + 0.01,
-        "refusals_excess_lifetime": 1 - 0.11,
-        "region_logistics_rate_mean": (0.1 + 0.1 + 0.2 + 0.1 + 0.2) / 5,  # over all five orders
-    })  # fmt: skip
+    assert a == pytest.approx(
+        {
+            "account_id": "a",
+            "logistics_cancels_expected_lifetime": 0.1 + 0.1 + 0.2,
+            "logistics_cancels_excess_lifetime": 1 - 0.4,
+            "seller_cancels_expected_lifetime": 0.04 * 3 + 0.3,
+            "seller_cancels_excess_lifetime": 1 - 0.42,
+            "refusals_expected_lifetime": 0.05 + 0.05 + 0.01,
+            "refusals_excess_lifetime": 1 - 0.11,
+            "region_logistics_rate_mean": (0.1 + 0.1 + 0.2 + 0.1 + 0.2) / 5,  # over all five orders
+        }
+    )
 
 
 def test_an_unpaid_seller_cancel_is_neither_expected_nor_excess():
@@ -161,8 +171,16 @@ def test_expected_logistics_failures_from_the_pooled_region_rate():
 def test_a_logistics_cancel_before_shipment_is_not_excess_over_shipped_orders():
     # undeliverable address found before shipping: the region rate ignores it (no shipped order),
     # the expectation is over no shipped order, so the comparison should see nothing
-    given = orders(dict(placed_at=P, paid_at=P + HOUR, cancelled_at=P + DAY, cancel_initiator="logistics",
-                        cancel_reason="undeliverable_address", ship_region="BY"))  # fmt: skip
+    given = orders(
+        dict(
+            placed_at=P,
+            paid_at=P + HOUR,
+            cancelled_at=P + DAY,
+            cancel_initiator="logistics",
+            cancel_reason="undeliverable_address",
+            ship_region="BY",
+        )
+    )
     a = by_account(context_history(given, campaign_context(given), region_context(given), seller_context(given)))["a"]
     assert a["logistics_cancels_expected_lifetime"] == 0.0
     assert a["logistics_cancels_excess_lifetime"] == 0.0  # is 1.0

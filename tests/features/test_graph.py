@@ -6,7 +6,7 @@ from __future__ import annotations
 import networkx as nx
 import polars as pl
 import pytest
-from feature_frames import DAY, HOUR, T, US, accounts, attempts, by_account, labels, orders, sessions
+from feature_frames import DAY, HOUR, US, T, accounts, attempts, by_account, labels, orders, sessions
 from polars.testing import assert_frame_equal
 
 import features.graph as graph
@@ -25,8 +25,14 @@ from features.graph import (
 from features.time import known_at
 
 LINK_SCHEMA = {"account_id": pl.String, "kind": pl.String, "entity_id": pl.String}
-HISTORY_COLUMNS = ("orders_lifetime", "buyer_cancels_lifetime", "unpaid_timeouts_lifetime", "flash_orders_lifetime",
-                   "fast_buyer_cancels_lifetime", "discount_on_buyer_cancels_usd_lifetime")  # fmt: skip
+HISTORY_COLUMNS = (
+    "orders_lifetime",
+    "buyer_cancels_lifetime",
+    "unpaid_timeouts_lifetime",
+    "flash_orders_lifetime",
+    "fast_buyer_cancels_lifetime",
+    "discount_on_buyer_cancels_usd_lifetime",
+)
 
 
 def links_of(*triples: tuple[str, str, str]) -> pl.DataFrame:
@@ -38,7 +44,9 @@ def history_of(**per_account: tuple[int, ...]) -> pl.DataFrame:
     """The order-history columns the graph pools: orders, buyer cancels, unpaid timeouts, flash
     orders, fast buyer cancels, discount on buyer cancels (the last two 0 unless given)."""
     rows = [(acc, *counts, *[0] * (len(HISTORY_COLUMNS) - len(counts))) for acc, counts in per_account.items()]
-    return pl.DataFrame(rows, schema={"account_id": pl.String} | dict.fromkeys(HISTORY_COLUMNS, pl.UInt32), orient="row")
+    return pl.DataFrame(
+        rows, schema={"account_id": pl.String} | dict.fromkeys(HISTORY_COLUMNS, pl.UInt32), orient="row"
+    )
 
 
 def facts_of(acc: pl.DataFrame, history: pl.DataFrame | None = None, label_rows: pl.DataFrame | None = None, t=T):
@@ -60,8 +68,14 @@ def ring_of(acc: pl.DataFrame, links: pl.DataFrame) -> dict[str, str]:
 def test_entity_links_from_orders_attempts_and_sessions():
     tables = {
         "orders": orders(
-            dict(account_id="a", device_id="d1", payment_instrument_id="k1", address_id="ad1", ip_prefix="n1",
-                 paid_at=T - DAY),
+            dict(
+                account_id="a",
+                device_id="d1",
+                payment_instrument_id="k1",
+                address_id="ad1",
+                ip_prefix="n1",
+                paid_at=T - DAY,
+            ),
             dict(account_id="a", device_id="d1"),  # the same device again, and nulls: nothing new
             dict(account_id="b", device_id="d1", address_id="ad1"),
         ),
@@ -70,20 +84,32 @@ def test_entity_links_from_orders_attempts_and_sessions():
             dict(account_id="a", instrument_id="k2", succeeded=False),  # a card tried and declined still links
             dict(account_id="b", instrument_id="k3"),
         ),
-        "sessions": sessions(dict(account_id="a", device_id="d2", ip_prefix="n1"), dict(account_id="c", device_id="d1")),
+        "sessions": sessions(
+            dict(account_id="a", device_id="d2", ip_prefix="n1"), dict(account_id="c", device_id="d1")
+        ),
         "accounts": accounts(dict(account_id="z")),  # tables that hold no entity are ignored
-    }  # fmt: skip
+    }
     expected = links_of(
-        ("a", "address", "ad1"), ("b", "address", "ad1"),
-        ("a", "card", "k1"), ("a", "card", "k2"), ("b", "card", "k3"),
-        ("a", "device", "d1"), ("b", "device", "d1"), ("c", "device", "d1"), ("a", "device", "d2"),
+        ("a", "address", "ad1"),
+        ("b", "address", "ad1"),
+        ("a", "card", "k1"),
+        ("a", "card", "k2"),
+        ("b", "card", "k3"),
+        ("a", "device", "d1"),
+        ("b", "device", "d1"),
+        ("c", "device", "d1"),
+        ("a", "device", "d2"),
         ("a", "net", "n1"),
-    )  # fmt: skip
+    )
     assert_frame_equal(entity_links(tables), expected)
 
 
 def test_entity_links_without_sessions():
-    tables = {"orders": orders(dict(device_id="d1")), "payment_attempts": attempts(dict(instrument_id="k1")), "sessions": None}
+    tables = {
+        "orders": orders(dict(device_id="d1")),
+        "payment_attempts": attempts(dict(instrument_id="k1")),
+        "sessions": None,
+    }
     assert_frame_equal(entity_links(tables), links_of(("a", "card", "k1"), ("a", "device", "d1")))
 
 
@@ -115,9 +141,15 @@ SHARING_ACCOUNTS = accounts(
 )
 # device d1: A, B, C; card k1: A alone; address ad1: A, D; net n1: B, C
 SHARING_LINKS = links_of(
-    ("A", "device", "d1"), ("B", "device", "d1"), ("C", "device", "d1"), ("A", "card", "k1"),
-    ("A", "address", "ad1"), ("D", "address", "ad1"), ("B", "net", "n1"), ("C", "net", "n1"),
-)  # fmt: skip
+    ("A", "device", "d1"),
+    ("B", "device", "d1"),
+    ("C", "device", "d1"),
+    ("A", "card", "k1"),
+    ("A", "address", "ad1"),
+    ("D", "address", "ad1"),
+    ("B", "net", "n1"),
+    ("C", "net", "n1"),
+)
 SHARING_HISTORY = history_of(A=(10, 5, 1, 2), B=(2, 0, 0, 0), D=(4, 4, 0, 0))  # C has no orders
 SHARING_LABELS = labels(
     dict(account_id="A", decided_at=T - 5 * DAY),  # abuse, in force
@@ -175,7 +207,9 @@ def test_known_abuser_share_is_of_the_other_accounts_never_the_own_label():
     assert (got["A"]["max_known_abuser_share_address"], got["D"]["max_known_abuser_share_address"]) == (1.0, 1.0)
 
 
-@pytest.mark.parametrize(("t", "share"), [(T, 0.0), (T + US, 1.0)], ids=["label-decided-at-t", "label-decided-before-t"])
+@pytest.mark.parametrize(
+    ("t", "share"), [(T, 0.0), (T + US, 1.0)], ids=["label-decided-at-t", "label-decided-before-t"]
+)
 def test_a_label_is_in_force_only_once_decided_before_t(t, share):
     # C shares the net n1 with B only; B's abuse label is decided exactly at T
     assert sharing_at(t)["C"]["max_known_abuser_share_net"] == share
@@ -192,8 +226,15 @@ RING_ACCOUNTS = accounts(
     dict(account_id="F", created_at=T - 20 * DAY),
 )
 # A-B share a device, B-C a card; D is alone on its device; E-F share only a network prefix
-RING_LINKS = [("A", "device", "d1"), ("B", "device", "d1"), ("B", "card", "k1"), ("C", "card", "k1"),
-              ("D", "device", "d9"), ("E", "net", "n1"), ("F", "net", "n1")]  # fmt: skip
+RING_LINKS = [
+    ("A", "device", "d1"),
+    ("B", "device", "d1"),
+    ("B", "card", "k1"),
+    ("C", "card", "k1"),
+    ("D", "device", "d9"),
+    ("E", "net", "n1"),
+    ("F", "net", "n1"),
+]
 
 
 def test_rings_are_accounts_linked_through_devices_cards_and_addresses():
@@ -206,9 +247,13 @@ def test_the_default_ring_caps():
 
 
 def test_ring_ids_are_reproducible():
-    first = rings(RING_ACCOUNTS, ring_links(links_of(*RING_LINKS), entity_stats(links_of(*RING_LINKS), facts_of(RING_ACCOUNTS))))
+    first = rings(
+        RING_ACCOUNTS, ring_links(links_of(*RING_LINKS), entity_stats(links_of(*RING_LINKS), facts_of(RING_ACCOUNTS)))
+    )
     shuffled_accounts, shuffled_links = RING_ACCOUNTS.reverse(), links_of(*RING_LINKS).reverse()
-    second = rings(shuffled_accounts, ring_links(shuffled_links, entity_stats(shuffled_links, facts_of(shuffled_accounts))))
+    second = rings(
+        shuffled_accounts, ring_links(shuffled_links, entity_stats(shuffled_links, facts_of(shuffled_accounts)))
+    )
     assert_frame_equal(first.sort("account_id"), second.sort("account_id"))
 
 
@@ -224,9 +269,16 @@ def test_a_ring_keeps_its_id_when_a_newer_account_joins():
 
 
 def test_merging_rings_take_the_older_founders_id():
-    acc = pl.concat([RING_ACCOUNTS, accounts(dict(account_id="P", created_at=T - 100 * DAY),
-                                             dict(account_id="Q", created_at=T - 2 * DAY),
-                                             dict(account_id="M", created_at=T - HOUR))])  # fmt: skip
+    acc = pl.concat(
+        [
+            RING_ACCOUNTS,
+            accounts(
+                dict(account_id="P", created_at=T - 100 * DAY),
+                dict(account_id="Q", created_at=T - 2 * DAY),
+                dict(account_id="M", created_at=T - HOUR),
+            ),
+        ]
+    )
     apart = [*RING_LINKS, ("P", "address", "ad9"), ("Q", "address", "ad9")]
     assert ring_of(acc, links_of(*apart)) == {"A": "R-C", "B": "R-C", "C": "R-C", "P": "R-P", "Q": "R-P"}
     # M uses B's device and P's address: one ring, named after P (registered before C)
@@ -242,7 +294,9 @@ def test_an_entity_shared_by_more_accounts_than_its_cap_does_not_link(monkeypatc
     assert ring_of(acc, links) == (dict.fromkeys("abc"[:sharers], "R-a") if ringed else {})
     # the entity figures still show the sharing
     facts = facts_of(acc)
-    assert by_account(entity_sharing(links, entity_stats(links, facts), facts))["a"]["max_accounts_per_device"] == sharers
+    assert (
+        by_account(entity_sharing(links, entity_stats(links, facts), facts))["a"]["max_accounts_per_device"] == sharers
+    )
 
 
 def test_no_links_no_rings():
@@ -280,18 +334,35 @@ def test_ring_profile():
 
 def test_ring_graph_holds_the_members_and_what_at_least_two_of_them_share():
     links = links_of(
-        ("A", "device", "d1"), ("B", "device", "d1"), ("X", "device", "d1"),  # X is not a member
-        ("B", "card", "k1"), ("C", "card", "k1"),
-        ("A", "net", "n1"), ("C", "net", "n1"),  # a network prefix never builds a ring, but is shown
+        ("A", "device", "d1"),
+        ("B", "device", "d1"),
+        ("X", "device", "d1"),  # X is not a member
+        ("B", "card", "k1"),
+        ("C", "card", "k1"),
+        ("A", "net", "n1"),
+        ("C", "net", "n1"),  # a network prefix never builds a ring, but is shown
         ("A", "device", "d2"),  # A's alone: not shown
-        ("X", "address", "ad1"), ("A", "address", "ad1"),  # shared with a non-member only: not shown
-    )  # fmt: skip
+        ("X", "address", "ad1"),
+        ("A", "address", "ad1"),  # shared with a non-member only: not shown
+    )
     g = ring_graph(links, ["A", "B", "C"])
     assert isinstance(g, nx.Graph)
     assert dict(g.nodes(data="kind")) == {
-        "A": "account", "B": "account", "C": "account", "device:d1": "device", "card:k1": "card", "net:n1": "net",
-    }  # fmt: skip
+        "A": "account",
+        "B": "account",
+        "C": "account",
+        "device:d1": "device",
+        "card:k1": "card",
+        "net:n1": "net",
+    }
     assert {frozenset(e) for e in g.edges} == {
         frozenset(e)
-        for e in [("device:d1", "A"), ("device:d1", "B"), ("card:k1", "B"), ("card:k1", "C"), ("net:n1", "A"), ("net:n1", "C")]
+        for e in [
+            ("device:d1", "A"),
+            ("device:d1", "B"),
+            ("card:k1", "B"),
+            ("card:k1", "C"),
+            ("net:n1", "A"),
+            ("net:n1", "C"),
+        ]
     }

@@ -7,7 +7,7 @@ from the cut orders) and names the exact value; smoothed rates are (k + 4 * prio
 from __future__ import annotations
 
 import pytest
-from feature_frames import DAY, HOUR, MIN, SEC, T, US, buyer_cancel, history_at, orders, utc
+from feature_frames import DAY, HOUR, MIN, SEC, US, T, buyer_cancel, history_at, orders, utc
 
 from features.history import BUYER_CANCEL_PRIOR, CANCEL_PRIOR, INITIATORS
 from features.time import WINDOWS
@@ -18,37 +18,90 @@ from features.time import WINDOWS
 def cancelled_orders():
     """Eight orders of one buyer, one of each kind of ending; o8 is ten days old, the rest recent."""
     return orders(
-        dict(order_id="o1", placed_at=T - 2 * DAY, paid_at=T - 2 * DAY + HOUR, shipped_at=T - DAY,
-             delivered_at=T - HOUR),  # delivered
+        dict(
+            order_id="o1", placed_at=T - 2 * DAY, paid_at=T - 2 * DAY + HOUR, shipped_at=T - DAY, delivered_at=T - HOUR
+        ),  # delivered
         buyer_cancel(T - 2 * DAY, 30 * MIN, order_id="o2"),  # buyer, before payment
-        dict(order_id="o3", placed_at=T - 2 * DAY, paid_at=T - 2 * DAY + HOUR,
-             cancelled_at=T - 2 * DAY + 3 * HOUR, cancel_initiator="buyer",
-             cancel_reason="found_cheaper"),  # buyer, after payment, before shipment
-        dict(order_id="o4", placed_at=T - 3 * DAY, paid_at=T - 3 * DAY + HOUR, shipped_at=T - 2 * DAY,
-             cancelled_at=T - DAY, cancel_initiator="buyer", cancel_reason="changed_mind"),  # buyer refusal
-        dict(order_id="o5", placed_at=T - 2 * DAY, paid_at=T - 2 * DAY + HOUR,
-             cancelled_at=T - 2 * DAY + 2 * HOUR, cancel_initiator="seller", cancel_reason="out_of_stock"),
-        dict(order_id="o6", placed_at=T - 2 * DAY, cancelled_at=T - 2 * DAY + HOUR, cancel_initiator="payment",
-             cancel_reason="payment_timeout"),
-        dict(order_id="o7", placed_at=T - 5 * DAY, paid_at=T - 5 * DAY, shipped_at=T - 4 * DAY,
-             cancelled_at=T - 2 * DAY, cancel_initiator="logistics", cancel_reason="customs_hold"),
-        dict(order_id="o8", placed_at=T - 10 * DAY, cancelled_at=T - 10 * DAY + HOUR, cancel_initiator="platform",
-             cancel_reason="policy"),
-    )  # fmt: skip
+        dict(
+            order_id="o3",
+            placed_at=T - 2 * DAY,
+            paid_at=T - 2 * DAY + HOUR,
+            cancelled_at=T - 2 * DAY + 3 * HOUR,
+            cancel_initiator="buyer",
+            cancel_reason="found_cheaper",
+        ),  # buyer, after payment, before shipment
+        dict(
+            order_id="o4",
+            placed_at=T - 3 * DAY,
+            paid_at=T - 3 * DAY + HOUR,
+            shipped_at=T - 2 * DAY,
+            cancelled_at=T - DAY,
+            cancel_initiator="buyer",
+            cancel_reason="changed_mind",
+        ),  # buyer refusal
+        dict(
+            order_id="o5",
+            placed_at=T - 2 * DAY,
+            paid_at=T - 2 * DAY + HOUR,
+            cancelled_at=T - 2 * DAY + 2 * HOUR,
+            cancel_initiator="seller",
+            cancel_reason="out_of_stock",
+        ),
+        dict(
+            order_id="o6",
+            placed_at=T - 2 * DAY,
+            cancelled_at=T - 2 * DAY + HOUR,
+            cancel_initiator="payment",
+            cancel_reason="payment_timeout",
+        ),
+        dict(
+            order_id="o7",
+            placed_at=T - 5 * DAY,
+            paid_at=T - 5 * DAY,
+            shipped_at=T - 4 * DAY,
+            cancelled_at=T - 2 * DAY,
+            cancel_initiator="logistics",
+            cancel_reason="customs_hold",
+        ),
+        dict(
+            order_id="o8",
+            placed_at=T - 10 * DAY,
+            cancelled_at=T - 10 * DAY + HOUR,
+            cancel_initiator="platform",
+            cancel_reason="policy",
+        ),
+    )
 
 
 def test_cancellations_by_initiator_and_stage():
     a = history_at(cancelled_orders())["a"]
-    lifetime = {k: a[f"{k}_lifetime"] for k in (
-        "orders", "cancels", *(f"{who}_cancels" for who in INITIATORS), "buyer_cancels_before_payment",
-        "buyer_cancels_after_payment", "buyer_cancels_after_shipment", "unpaid_timeouts", "fast_buyer_cancels")}  # fmt: skip
+    lifetime = {
+        k: a[f"{k}_lifetime"]
+        for k in (
+            "orders",
+            "cancels",
+            *(f"{who}_cancels" for who in INITIATORS),
+            "buyer_cancels_before_payment",
+            "buyer_cancels_after_payment",
+            "buyer_cancels_after_shipment",
+            "unpaid_timeouts",
+            "fast_buyer_cancels",
+        )
+    }
     assert lifetime == {
-        "orders": 8, "cancels": 7,
-        "buyer_cancels": 3, "seller_cancels": 1, "logistics_cancels": 1, "payment_cancels": 1, "platform_cancels": 1,
-        "buyer_cancels_before_payment": 1, "buyer_cancels_after_payment": 1, "buyer_cancels_after_shipment": 1,
+        "orders": 8,
+        "cancels": 7,
+        "buyer_cancels": 3,
+        "seller_cancels": 1,
+        "logistics_cancels": 1,
+        "payment_cancels": 1,
+        "platform_cancels": 1,
+        "buyer_cancels_before_payment": 1,
+        "buyer_cancels_after_payment": 1,
+        "buyer_cancels_after_shipment": 1,
         "unpaid_timeouts": 1,
         "fast_buyer_cancels": 0,  # o2 took 30 minutes, o3 two hours after payment
-    }  # fmt: skip
+    }
     # o8 (platform) is ten days old: in 30d, not in 7d; nothing was placed in the last day
     assert (a["orders_7d"], a["cancels_7d"], a["platform_cancels_7d"], a["platform_cancels_30d"]) == (7, 6, 0, 1)
     assert (a["orders_1d"], a["cancels_1d"], a["buyer_cancels_1d"]) == (0, 0, 0)
@@ -126,9 +179,13 @@ def test_minutes_to_a_buyer_cancel():
         buyer_cancel(T - 2 * DAY, 80 * MIN, paid_at=T - 2 * DAY + HOUR),  # 20 minutes after paying
         buyer_cancel(T - 2 * DAY, 60 * MIN),
         buyer_cancel(T - 40 * DAY, 1000 * MIN),  # outside 30d
-        dict(placed_at=T - 2 * DAY, cancelled_at=T - 2 * DAY + SEC, cancel_initiator="seller",
-             cancel_reason="out_of_stock"),  # not a buyer cancel: no minutes
-    )  # fmt: skip
+        dict(
+            placed_at=T - 2 * DAY,
+            cancelled_at=T - 2 * DAY + SEC,
+            cancel_initiator="seller",
+            cancel_reason="out_of_stock",
+        ),  # not a buyer cancel: no minutes
+    )
     a = history_at(given)["a"]
     assert a["buyer_cancel_minutes_median_30d"] == 20.0  # of 5, 20, 60
     assert a["buyer_cancel_minutes_median_lifetime"] == 40.0  # of 5, 20, 60, 1000
@@ -178,7 +235,9 @@ def campaign_orders():
 def test_campaign_flash_and_early_orders():
     h = history_at(campaign_orders())
     a, b = h["a"], h["b"]
-    assert {k: a[f"{k}_lifetime"] for k in ("campaign_orders", "campaign_cancels", "flash_orders", "early_campaign_orders")} == {
+    assert {
+        k: a[f"{k}_lifetime"] for k in ("campaign_orders", "campaign_cancels", "flash_orders", "early_campaign_orders")
+    } == {
         "campaign_orders": 3,
         "campaign_cancels": 2,  # F early and L, both buyer-cancelled; the non-campaign cancel is not one
         "flash_orders": 2,  # both F orders
@@ -204,7 +263,9 @@ def test_early_means_within_five_minutes_of_the_campaigns_first_order(after, ear
 
 
 def test_an_order_one_microsecond_past_five_minutes_is_not_early():
-    given = orders(dict(account_id="first", placed_at=F, campaign_id="C"), dict(placed_at=F + 5 * MIN + US, campaign_id="C"))
+    given = orders(
+        dict(account_id="first", placed_at=F, campaign_id="C"), dict(placed_at=F + 5 * MIN + US, campaign_id="C")
+    )
     assert history_at(given)["a"]["early_campaign_orders_lifetime"] == 0
 
 
@@ -238,8 +299,15 @@ def test_repeat_cancellations_and_seller_concentration():
     assert a["orders_top_seller_share_lifetime"] == pytest.approx(4 / 6)  # s1 has 4 of 6 orders
     assert (a["distinct_sellers_lifetime"], a["distinct_items_lifetime"]) == (3, 4)
     # no buyer cancel: nothing to concentrate (build_features fills 0 and the 0.5 prior)
-    assert [b[k] for k in ("max_buyer_cancels_same_item_lifetime", "max_buyer_cancels_same_seller_lifetime",
-                           "buyer_cancel_top_seller_share_lifetime", "buyer_cancel_seller_hhi_lifetime")] == [None] * 4  # fmt: skip
+    assert [
+        b[k]
+        for k in (
+            "max_buyer_cancels_same_item_lifetime",
+            "max_buyer_cancels_same_seller_lifetime",
+            "buyer_cancel_top_seller_share_lifetime",
+            "buyer_cancel_seller_hhi_lifetime",
+        )
+    ] == [None] * 4
     assert b["orders_top_seller_share_lifetime"] == 0.5
 
 
@@ -248,7 +316,10 @@ def test_bursts_are_counted_in_clock_hours_and_utc_days():
     given = orders(
         # 10:00 and 10:59:59.999999 share a clock hour; 11:00, 11:30, 11:45 share the next one
         # (a rolling hour from 10:59:59 would hold four)
-        *[dict(placed_at=d + at) for at in (10 * HOUR, 11 * HOUR - US, 11 * HOUR, 11 * HOUR + 30 * MIN, 11 * HOUR + 45 * MIN)],
+        *[
+            dict(placed_at=d + at)
+            for at in (10 * HOUR, 11 * HOUR - US, 11 * HOUR, 11 * HOUR + 30 * MIN, 11 * HOUR + 45 * MIN)
+        ],
         dict(placed_at=d + DAY),  # midnight starts a new day
         *[dict(placed_at=T - 2 * DAY + at) for at in (5 * MIN, 50 * MIN)],  # inside 30d: two in one hour
         dict(account_id="b", placed_at=d),  # b: nothing in 30d
@@ -287,8 +358,17 @@ def test_history_windows_start_exactly_days_before_t(window, days, offset, insid
     placed = T - days * DAY - offset
     given = orders(buyer_cancel(placed, 5 * MIN, campaign_id="C", discount_usd=3.0))
     a = history_at(given)["a"]
-    counts = ("orders", "cancels", "buyer_cancels", "buyer_cancels_before_payment", "fast_buyer_cancels",
-              "campaign_orders", "campaign_cancels", "flash_orders", "early_campaign_orders")  # fmt: skip
+    counts = (
+        "orders",
+        "cancels",
+        "buyer_cancels",
+        "buyer_cancels_before_payment",
+        "fast_buyer_cancels",
+        "campaign_orders",
+        "campaign_cancels",
+        "flash_orders",
+        "early_campaign_orders",
+    )
     assert {c: a[f"{c}_{window}"] for c in counts} == dict.fromkeys(counts, inside)
     assert a[f"discount_on_buyer_cancels_usd_{window}"] == 3.0 * inside
     assert {c: a[f"{c}_lifetime"] for c in counts} == dict.fromkeys(counts, 1)

@@ -13,13 +13,18 @@ from datetime import datetime, timedelta
 
 import numpy as np
 import pytest
-from feature_frames import DAY, HOUR, MIN, T, US, history_at, orders
+from feature_frames import DAY, HOUR, MIN, US, T, history_at, orders
 
 from features.history import INITIATORS
 from features.time import WINDOWS
 
-REASONS = {"buyer": "changed_mind", "seller": "out_of_stock", "logistics": "customs_hold",
-           "payment": "payment_timeout", "platform": "policy"}  # fmt: skip
+REASONS = {
+    "buyer": "changed_mind",
+    "seller": "out_of_stock",
+    "logistics": "customs_hold",
+    "payment": "payment_timeout",
+    "platform": "policy",
+}
 
 
 def random_orders(seed: int, n: int = 60) -> list[dict]:
@@ -37,8 +42,11 @@ def random_orders(seed: int, n: int = 60) -> list[dict]:
         last = row.get("shipped_at", row.get("paid_at", placed))
         if rng.random() < 0.55:
             who = str(rng.choice(INITIATORS))
-            row.update(cancelled_at=last + int(rng.integers(0, 10 * 24 * 60)) * MIN, cancel_initiator=who,
-                       cancel_reason=REASONS[who])  # fmt: skip
+            row.update(
+                cancelled_at=last + int(rng.integers(0, 10 * 24 * 60)) * MIN,
+                cancel_initiator=who,
+                cancel_reason=REASONS[who],
+            )
         elif "shipped_at" in row and rng.random() < 0.7:
             row["delivered_at"] = row["shipped_at"] + int(rng.integers(1, 6)) * DAY
         rows.append(row)
@@ -104,4 +112,6 @@ def test_the_oracle_sees_every_kind_of_case():
     assert {r.get("cancel_initiator") for r in rows} >= set(INITIATORS)
     assert any(r.get("delivered_at") for r in rows)
     # at some instants an order is placed but its cancel is not yet known
-    assert any(r["placed_at"] < t <= r["cancelled_at"] for t in as_of_instants(rows) for r in rows if r.get("cancelled_at"))
+    assert any(
+        r["placed_at"] < t <= r["cancelled_at"] for t in as_of_instants(rows) for r in rows if r.get("cancelled_at")
+    )

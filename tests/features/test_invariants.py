@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from itertools import pairwise
 
 import polars as pl
 from hypothesis import HealthCheck, given, settings
@@ -22,8 +23,12 @@ def features_at(seed: int, offset_days: float) -> pl.DataFrame:
         _markets[seed] = simulate_market(MarketConfig(accounts=150, days=30, seed=seed))
     tables = _markets[seed]
     start = MarketConfig().start
-    t = pl.Series([datetime(start.year, start.month, start.day)]).dt.replace_time_zone("UTC")[0] + timedelta(days=offset_days)
-    return build_features(*(tables[n] for n in ("accounts", "orders", "payment_attempts", "sessions", "labels")), as_of=t)
+    t = pl.Series([datetime(start.year, start.month, start.day)]).dt.replace_time_zone("UTC")[0] + timedelta(
+        days=offset_days
+    )
+    return build_features(
+        *(tables[n] for n in ("accounts", "orders", "payment_attempts", "sessions", "labels")), as_of=t
+    )
 
 
 settings.register_profile("features", max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -36,7 +41,7 @@ def test_counts_never_shrink_as_the_window_widens(seed: int, offset: float) -> N
     table = features_at(seed, offset)
     for stem in [s.stem for s in HISTORY_SUMS + PAYMENT_SUMS]:
         columns = [f"{stem}_{w}" for w in WINDOWS]
-        for narrow, wide in zip(columns, columns[1:], strict=False):
+        for narrow, wide in pairwise(columns):
             assert (table[narrow] <= table[wide] + 1e-9).all(), (narrow, wide)
 
 
@@ -48,7 +53,18 @@ def test_shares_stay_between_zero_and_one_and_counts_are_not_negative(seed: int,
         column = table[f.name].drop_nulls()
         if f.unit == "share":
             assert column.is_between(0, 1).all(), f.name
-        if "excess" not in f.name and f.unit in ("orders", "attempts", "accounts", "instruments", "sellers", "items", "devices", "cards", "addresses", "nets"):
+        if "excess" not in f.name and f.unit in (
+            "orders",
+            "attempts",
+            "accounts",
+            "instruments",
+            "sellers",
+            "items",
+            "devices",
+            "cards",
+            "addresses",
+            "nets",
+        ):
             assert (column >= 0).all(), f.name
     assert table["account_id"].is_unique().all()
     in_rings = table.filter(pl.col("ring_id").is_not_null())

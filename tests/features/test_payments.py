@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from feature_frames import DAY, HOUR, MIN, T, US, attempts, payments_at
+from feature_frames import DAY, HOUR, MIN, US, T, attempts, payments_at
 
 from features.payments import DECLINE_CODES, FAILED_PRIOR
 from features.time import WINDOWS
@@ -35,7 +35,13 @@ def history():
 def test_attempts_and_failures_per_window():
     a = payments_at(history())["a"]
     assert {w: a[f"payment_attempts_{w}"] for w in WINDOWS} == {"1d": 3, "7d": 5, "30d": 6, "90d": 8, "lifetime": 8}
-    assert {w: a[f"failed_payment_attempts_{w}"] for w in WINDOWS} == {"1d": 2, "7d": 4, "30d": 4, "90d": 5, "lifetime": 5}
+    assert {w: a[f"failed_payment_attempts_{w}"] for w in WINDOWS} == {
+        "1d": 2,
+        "7d": 4,
+        "30d": 4,
+        "90d": 5,
+        "lifetime": 5,
+    }
 
 
 def test_failed_rates_are_smoothed_towards_the_prior():
@@ -69,7 +75,9 @@ def test_per_order_attempts():
 
 
 def test_an_account_that_always_pays_first_time():
-    given = attempts(dict(account_id="b", attempted_at=T - HOUR), dict(account_id="b", order_id="o2", attempted_at=T - 2 * DAY))
+    given = attempts(
+        dict(account_id="b", attempted_at=T - HOUR), dict(account_id="b", order_id="o2", attempted_at=T - 2 * DAY)
+    )
     b = payments_at(given)["b"]
     assert (b["payment_attempts_1d"], b["failed_payment_attempts_1d"]) == (1, 0)
     assert b["failed_payment_rate_1d"] == pytest.approx((0 + 0.2) / (1 + 4))
@@ -92,6 +100,12 @@ def test_payment_windows_start_exactly_days_before_t(window, days, offset, insid
 
 
 def test_attempts_at_or_after_t_are_not_known():
-    given = attempts(dict(attempted_at=T - US), failed("timeout", attempted_at=T), failed("timeout", attempted_at=T + DAY))
+    given = attempts(
+        dict(attempted_at=T - US), failed("timeout", attempted_at=T), failed("timeout", attempted_at=T + DAY)
+    )
     a = payments_at(given)["a"]
-    assert (a["payment_attempts_lifetime"], a["failed_payment_attempts_lifetime"], a["declines_timeout_lifetime"]) == (1, 0, 0)
+    assert (a["payment_attempts_lifetime"], a["failed_payment_attempts_lifetime"], a["declines_timeout_lifetime"]) == (
+        1,
+        0,
+        0,
+    )

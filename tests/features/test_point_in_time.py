@@ -19,8 +19,13 @@ from features.build import build_features
 from pipeline.simulate import MarketConfig, simulate_market
 
 TABLES = ("accounts", "orders", "payment_attempts", "sessions", "labels")
-EVENT = {"accounts": "created_at", "orders": "placed_at", "payment_attempts": "attempted_at",
-         "sessions": "started_at", "labels": "decided_at"}  # fmt: skip
+EVENT = {
+    "accounts": "created_at",
+    "orders": "placed_at",
+    "payment_attempts": "attempted_at",
+    "sessions": "started_at",
+    "labels": "decided_at",
+}
 STATES = ("paid_at", "shipped_at", "delivered_at", "cancelled_at")
 
 
@@ -61,7 +66,9 @@ def market(seed: int, accounts: int, days: int) -> dict[str, pl.DataFrame]:
 def test_features_as_of_t_ignore_everything_after_t(seed: int, accounts: int, offset: int) -> None:
     tables = market(seed, accounts, 21)
     start = MarketConfig().start
-    t = pl.Series([datetime(start.year, start.month, start.day)]).dt.replace_time_zone("UTC")[0] + timedelta(microseconds=offset)
+    t = pl.Series([datetime(start.year, start.month, start.day)]).dt.replace_time_zone("UTC")[0] + timedelta(
+        microseconds=offset
+    )
     full = build_features(*(tables[n] for n in TABLES), as_of=t)
     cut = build_features(*(exported_at(tables, t)[n] for n in TABLES), as_of=t)
     assert_frame_equal(full, cut)

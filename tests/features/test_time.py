@@ -6,7 +6,7 @@ from datetime import date
 
 import polars as pl
 import pytest
-from feature_frames import DAY, HOUR, MIN, T, US, accounts, attempts, frame, labels, orders, sessions, utc
+from feature_frames import DAY, HOUR, MIN, US, T, accounts, attempts, frame, labels, orders, sessions, utc
 from polars.testing import assert_frame_equal
 
 from features.time import WINDOWS, as_of_end, in_window, known_at
@@ -20,22 +20,50 @@ def test_orders_placed_at_or_after_t_are_dropped_and_later_states_unset():
         dict(order_id="at_t", placed_at=T),
         dict(order_id="after_t", placed_at=T + HOUR),
         # paid and shipped before t, delivered after: the delivery is not known yet
-        dict(order_id="in_transit", placed_at=T - 3 * DAY, paid_at=T - 2 * DAY, payment_instrument_id="c1",
-             shipped_at=T - US, delivered_at=T + DAY),
+        dict(
+            order_id="in_transit",
+            placed_at=T - 3 * DAY,
+            paid_at=T - 2 * DAY,
+            payment_instrument_id="c1",
+            shipped_at=T - US,
+            delivered_at=T + DAY,
+        ),
         # paid exactly at t and cancelled later: neither the payment nor the cancellation is known
-        dict(order_id="pays_at_t", placed_at=T - 3 * DAY, paid_at=T, payment_instrument_id="c2",
-             cancelled_at=T + HOUR, cancel_initiator="buyer", cancel_reason="changed_mind"),
-        dict(order_id="cancelled", placed_at=T - 3 * DAY, cancelled_at=T - HOUR, cancel_initiator="seller",
-             cancel_reason="out_of_stock"),
-    )  # fmt: skip
+        dict(
+            order_id="pays_at_t",
+            placed_at=T - 3 * DAY,
+            paid_at=T,
+            payment_instrument_id="c2",
+            cancelled_at=T + HOUR,
+            cancel_initiator="buyer",
+            cancel_reason="changed_mind",
+        ),
+        dict(
+            order_id="cancelled",
+            placed_at=T - 3 * DAY,
+            cancelled_at=T - HOUR,
+            cancel_initiator="seller",
+            cancel_reason="out_of_stock",
+        ),
+    )
     expected = orders(
         dict(order_id="just_before", placed_at=T - US),
-        dict(order_id="in_transit", placed_at=T - 3 * DAY, paid_at=T - 2 * DAY, payment_instrument_id="c1",
-             shipped_at=T - US),
+        dict(
+            order_id="in_transit",
+            placed_at=T - 3 * DAY,
+            paid_at=T - 2 * DAY,
+            payment_instrument_id="c1",
+            shipped_at=T - US,
+        ),
         dict(order_id="pays_at_t", placed_at=T - 3 * DAY),
-        dict(order_id="cancelled", placed_at=T - 3 * DAY, cancelled_at=T - HOUR, cancel_initiator="seller",
-             cancel_reason="out_of_stock"),
-    )  # fmt: skip
+        dict(
+            order_id="cancelled",
+            placed_at=T - 3 * DAY,
+            cancelled_at=T - HOUR,
+            cancel_initiator="seller",
+            cancel_reason="out_of_stock",
+        ),
+    )
     assert_frame_equal(known_at("orders", given, T), expected)
 
 
@@ -51,12 +79,17 @@ STATE_ORDERS = {
     "paid_at": (dict(payment_instrument_id="c1"), ("payment_instrument_id",)),
     "shipped_at": (dict(paid_at=T - 2 * DAY, payment_instrument_id="c1"), ()),
     "delivered_at": (dict(paid_at=T - 2 * DAY, payment_instrument_id="c1", shipped_at=T - 2 * DAY), ()),
-    "cancelled_at": (dict(cancel_initiator="buyer", cancel_reason="changed_mind"), ("cancel_initiator", "cancel_reason")),
+    "cancelled_at": (
+        dict(cancel_initiator="buyer", cancel_reason="changed_mind"),
+        ("cancel_initiator", "cancel_reason"),
+    ),
 }
 
 
 @pytest.mark.parametrize("state", list(STATE_ORDERS))
-@pytest.mark.parametrize(("reached", "known"), [(T - US, True), (T, False), (T + DAY, False)], ids=["t-1us", "t", "t+1d"])
+@pytest.mark.parametrize(
+    ("reached", "known"), [(T - US, True), (T, False), (T + DAY, False)], ids=["t-1us", "t", "t+1d"]
+)
 def test_a_state_is_known_only_if_reached_strictly_before_t(state, reached, known):
     extra, dependants = STATE_ORDERS[state]
     given = orders(dict(placed_at=T - 3 * DAY, **extra, **{state: reached}))

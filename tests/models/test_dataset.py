@@ -42,11 +42,14 @@ def test_snapshot_times_end_at_the_training_instant_oldest_first():
 
 def test_labels_in_force_the_latest_decision_before_t_wins():
     frame = labels(
-        ("a", "legit", T - 10 * DAY), ("a", "abuse", T - 2 * DAY),  # re-reviewed: abuse now
-        ("b", "abuse", T - 5 * DAY), ("b", "legit", T),  # cleared exactly at t: not known yet
+        ("a", "legit", T - 10 * DAY),
+        ("a", "abuse", T - 2 * DAY),  # re-reviewed: abuse now
+        ("b", "abuse", T - 5 * DAY),
+        ("b", "legit", T),  # cleared exactly at t: not known yet
         ("c", "abuse", T + DAY),  # decided after t
-        ("d", "abuse", T - 20 * DAY), ("d", "legit", T - US),  # a wrong verdict corrected just before t
-    )  # fmt: skip
+        ("d", "abuse", T - 20 * DAY),
+        ("d", "legit", T - US),  # a wrong verdict corrected just before t
+    )
 
     assert in_force(frame) == [
         ("a", "abuse", T - 2 * DAY),
@@ -141,7 +144,9 @@ def test_training_examples_join_labels_point_in_time_and_weight_the_presumed_leg
 
     got = training_examples(snapshots, labels(("d", "abuse", T - 30 * DAY)), T, cfg)
 
-    rows = got.sort("account_id", "snapshot_at").select("account_id", "snapshot_at", "f1", "y", "weight", "presumed", "part")
+    rows = got.sort("account_id", "snapshot_at").select(
+        "account_id", "snapshot_at", "f1", "y", "weight", "presumed", "part"
+    )
     assert rows.rows() == [
         ("a", s1, 1.0, 0, 0.2, True, "train"),
         ("a", s2, 2.0, 0, 0.2, True, "valid"),

@@ -34,7 +34,10 @@ def test_a_matching_table_passes_extra_columns_and_order_do_not_matter():
 
 
 def test_a_missing_column_is_named():
-    assert refusal(table(cancel_rate_7d=None)) == "feature table does not match the model's signature: missing cancel_rate_7d"
+    assert (
+        refusal(table(cancel_rate_7d=None))
+        == "feature table does not match the model's signature: missing cancel_rate_7d"
+    )
 
 
 def test_a_retyped_column_is_named_with_both_types():
@@ -68,9 +71,11 @@ def catalogue_frame(y: list[int], days_ago: list[float] | None = None, signal: b
     if signal:
         frame = frame.with_columns(pl.Series(feature_names()[0], np.array(y) + rng.normal(0, 0.8, n)))
     return frame.with_columns(
-        y=pl.Series(y, dtype=pl.Int8), weight=pl.lit(1.0), presumed=pl.lit(False),
+        y=pl.Series(y, dtype=pl.Int8),
+        weight=pl.lit(1.0),
+        presumed=pl.lit(False),
         decided_at=pl.Series([end - timedelta(days=d) for d in days_ago], dtype=pl.Datetime("us", "UTC")),
-    )  # fmt: skip
+    )
 
 
 def test_fit_refuses_a_training_set_without_both_classes():
@@ -102,7 +107,9 @@ def test_rounds_are_chosen_on_the_latest_training_decisions_then_the_model_is_re
 
 def test_without_both_classes_in_the_latest_days_the_default_rounds_are_used():
     y = [0, 1] * 50 + [0] * 20
-    train = catalogue_frame(y, days_ago=[60 - i * 0.3 for i in range(100)] + [3.0] * 20)  # only legit in the last 14 days
+    train = catalogue_frame(
+        y, days_ago=[60 - i * 0.3 for i in range(100)] + [3.0] * 20
+    )  # only legit in the last 14 days
     model = fit(train, ModelConfig(n_estimators=400, default_rounds=7, min_child_samples=5))
 
     assert model.rounds_ == 7 and model.booster_.num_trees() == 7

@@ -66,9 +66,13 @@ def test_ranking_metrics_names_every_figure_of_the_model_and_of_each_baseline():
 
     figures = ("precision_at_k", "recall_at_k", "pr_auc")
     assert set(metrics) == {
-        "k", "examples", "positives", "lift_over_best_baseline", *figures,
+        "k",
+        "examples",
+        "positives",
+        "lift_over_best_baseline",
+        *figures,
         *(f"baseline_{b}_{f}" for b in ("buyer_cancels_60d", "cancel_rate") for f in figures),
-    }  # fmt: skip
+    }
     assert (metrics["k"], metrics["examples"], metrics["positives"]) == (2.0, 6.0, 2.0)
     assert (metrics["precision_at_k"], metrics["recall_at_k"], metrics["pr_auc"]) == (1.0, 1.0, 1.0)
     # buyer cancels: c (5), b (3); cancel rate: c and b tie at 0.9, c has more orders.

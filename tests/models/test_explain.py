@@ -30,34 +30,55 @@ def population() -> pl.DataFrame:
     n = 600
     abuse = rng.random(n) < 0.3
     age = np.where(abuse & (rng.random(n) < 0.7), np.nan, rng.uniform(1, 400, n))
-    return pl.DataFrame({
-        "account_id": [f"u{i}" for i in range(n)],
-        "buyer_cancels_30d": np.where(abuse, rng.poisson(8, n), rng.poisson(1, n)).astype(float),
-        "account_age_days": age,
-        "ring_size": np.where(abuse & (rng.random(n) < 0.5), rng.integers(3, 10, n), 1).astype(float),
-        "y": abuse.astype(int),
-    })  # fmt: skip
+    return pl.DataFrame(
+        {
+            "account_id": [f"u{i}" for i in range(n)],
+            "buyer_cancels_30d": np.where(abuse, rng.poisson(8, n), rng.poisson(1, n)).astype(float),
+            "account_age_days": age,
+            "ring_size": np.where(abuse & (rng.random(n) < 0.5), rng.integers(3, 10, n), 1).astype(float),
+            "y": abuse.astype(int),
+        }
+    )
 
 
 @pytest.fixture(scope="module")
 def model(population: pl.DataFrame) -> lgb.LGBMClassifier:
-    m = lgb.LGBMClassifier(n_estimators=40, num_leaves=7, min_child_samples=5, random_state=0, deterministic=True,
-                           n_jobs=1, verbose=-1)  # fmt: skip
+    m = lgb.LGBMClassifier(
+        n_estimators=40, num_leaves=7, min_child_samples=5, random_state=0, deterministic=True, n_jobs=1, verbose=-1
+    )
     return m.fit(population.select(NAMES).to_pandas(), population["y"].to_numpy())
 
 
 def flagged(*rows: dict) -> pl.DataFrame:
     """Flagged accounts: the model's features plus the ring columns the ring evidence quotes."""
-    defaults = {"ring_id": None, "ring_size": 1.0, "ring_known_abuser_share": None, "max_accounts_per_device": 1.0,
-                "max_accounts_per_card": 1.0}  # fmt: skip
-    schema = {"account_id": pl.String, **dict.fromkeys(NAMES, pl.Float64), "ring_id": pl.String,
-              "ring_known_abuser_share": pl.Float64, "max_accounts_per_device": pl.Float64,
-              "max_accounts_per_card": pl.Float64}  # fmt: skip
+    defaults = {
+        "ring_id": None,
+        "ring_size": 1.0,
+        "ring_known_abuser_share": None,
+        "max_accounts_per_device": 1.0,
+        "max_accounts_per_card": 1.0,
+    }
+    schema = {
+        "account_id": pl.String,
+        **dict.fromkeys(NAMES, pl.Float64),
+        "ring_id": pl.String,
+        "ring_known_abuser_share": pl.Float64,
+        "max_accounts_per_device": pl.Float64,
+        "max_accounts_per_card": pl.Float64,
+    }
     return pl.DataFrame([{**defaults, **row} for row in rows], schema=schema)
 
 
-RING_MEMBER = {"account_id": "r", "buyer_cancels_30d": 12.0, "account_age_days": 3.0, "ring_id": "R-u7", "ring_size": 5.0,
-               "ring_known_abuser_share": 0.5, "max_accounts_per_device": 4.0, "max_accounts_per_card": 2.0}  # fmt: skip
+RING_MEMBER = {
+    "account_id": "r",
+    "buyer_cancels_30d": 12.0,
+    "account_age_days": 3.0,
+    "ring_id": "R-u7",
+    "ring_size": 5.0,
+    "ring_known_abuser_share": 0.5,
+    "max_accounts_per_device": 4.0,
+    "max_accounts_per_card": 2.0,
+}
 LONER = {"account_id": "s", "buyer_cancels_30d": 0.0, "account_age_days": 2.0}  # few cancels: that reason pushes down
 UNKNOWN_AGE = {"account_id": "t", "buyer_cancels_30d": 9.0, "account_age_days": None}
 
@@ -86,7 +107,9 @@ def test_only_features_pushing_the_score_up_are_reasons_strongest_first(explaine
     for r, items in enumerate(parsed):
         features = [item for item in items if item["feature"] != "ring_evidence"]
         assert [f["feature"] for f in features] == [NAMES[i] for i in np.argsort(-contrib[r]) if contrib[r, i] > 0]
-        assert [f["contribution"] for f in features] == [round(float(contrib[r, NAMES.index(f["feature"])]), 4) for f in features]
+        assert [f["contribution"] for f in features] == [
+            round(float(contrib[r, NAMES.index(f["feature"])]), 4) for f in features
+        ]
     assert contrib[1, NAMES.index("buyer_cancels_30d")] < 0  # the loner's few cancels are no reason
     assert "buyer_cancels_30d" not in [item["feature"] for item in parsed[1]]
 

@@ -26,7 +26,7 @@ def frame(table: str, rows: list[dict]) -> pl.DataFrame:
 
 def order(order_id: str, account_id: str = "a1", placed: datetime = T - 48 * H, **states) -> dict:
     return dict(order_id=order_id, account_id=account_id, seller_id="s1", item_id="i1", placed_at=placed,
-                amount_usd=10.0, discount_usd=0.0, item_count=1, ship_country="DE") | states  # fmt: skip
+                amount_usd=10.0, discount_usd=0.0, item_count=1, ship_country="DE") | states
 
 
 def market(orders: list[dict], labels: list[dict] | None = None) -> Snapshot:
@@ -57,7 +57,7 @@ def test_account_orders_name_cause_and_stage_as_known_at_the_end_of_the_day():
         order("o6", cancelled_at=T + H, cancel_initiator="buyer", cancel_reason="changed_mind"),
         order("o7", placed=T + H),  # placed after the as-of end: absent
         order("o8", account_id="a2"),  # another account
-    ])  # fmt: skip
+    ])
     got = analysis.account_orders(snap, "a1", AS_OF)
     assert got[["order_id", "cause", "stage"]].values.tolist() == [
         ["o1", "not cancelled", "not cancelled"],
@@ -75,7 +75,7 @@ def test_account_orders_name_cause_and_stage_as_known_at_the_end_of_the_day():
 
 def reasons(*features: str, ring: tuple[str, int] | None = None) -> str:
     items = [{"feature": f, "value": 1.0, "contribution": 0.5, "percentile": 99.0, "typical": 0.0, "text": f"{f} is high"}
-             for f in features]  # fmt: skip
+             for f in features]
     if ring:
         ring_id, size = ring
         items.append({"feature": "ring_evidence", "ring_id": ring_id, "value": size, "text": f"ring {ring_id} of {size} accounts"})
@@ -93,7 +93,7 @@ def review(tmp_path):
         "reasons": [reasons("fast_buyer_cancels_30d", ring=("R-m1", 5)), reasons("account_age_days", ring=("R-m1", 5)),
                     reasons("failed_payment_share_30d")],
         "ring_id": ["R-m1", "R-m1", None],
-    }))  # fmt: skip
+    }))
     return engine
 
 
@@ -134,7 +134,7 @@ def test_member_status_prefers_a_decision_then_todays_queue_then_a_label(review)
     got = analysis.member_status(review, market([], labels), AS_OF, ["m1", "m2", "m3", "m4", "m5"])
     assert got[["account_id", "status"]].values.tolist() == [
         ["m1", "confirmed_abuse"], ["m2", "open"], ["m3", "labelled abuse"], ["m4", "not queued"], ["m5", "open"],
-    ]  # fmt: skip
+    ]
     assert got.loc[0, ["reviewed_by", "note"]].tolist() == ["ana", "farm"]
     assert got.loc[2, "label_source"] == "chargeback"
     assert got["rank"].tolist()[:2] == [1, 2] and got["rank"].isna().tolist()[2:4] == [True, True]
@@ -149,14 +149,14 @@ POPULATION = pd.DataFrame({
     "buyer_cancels_60d": [9.0, 1.0, 5.0, 0.0, 4.0, 3.0],
     "cancel_rate": [0.95, 0.5, 0.2, 0.1, 0.9, 0.8],
     "orders": 1.0,
-})  # fmt: skip
+})
 TRUTH = pd.DataFrame({
     "account_id": ["a1", "a2", "a3", "a4", "a5", "a6"],
     "is_abuser": [True, False, True, False, True, True],
     "pattern": ["hoarding_ring", "heavy_buyer", "coupon_ring", "household", "hoarding_ring", "coupon_ring"],
     "group": None,
     "remote": [False, True, False, False, False, False],
-})  # fmt: skip
+})
 LABELS = pd.DataFrame({"account_id": ["a5", "a4"], "label": ["abuse", "legit"], "decided_at": T - H})
 
 

@@ -92,7 +92,7 @@ class Market:
 
     def parameters(self, **more) -> dict:
         return {"data": str(self.root / "market"), "review_db": self.review_db, "runs": str(self.root / "runs"),
-                "as_of": self.as_of.isoformat(), **more}  # fmt: skip
+                "as_of": self.as_of.isoformat(), **more}
 
 
 @pytest.fixture(scope="module")
@@ -111,14 +111,14 @@ def market(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Market]:
         write_market(cfg, root / "market")
         train(root / "market", market.as_of)
         run(RunConfig(data=root / "market", as_of=market.as_of, out=root / "runs", review_db=market.review_db,
-                      capacity=market.capacity))  # fmt: skip
+                      capacity=market.capacity))
         # A kernel running this interpreter, found before any other through JUPYTER_PATH.
         spec = root / "jupyter" / "kernels" / KERNEL
         spec.mkdir(parents=True)
         (spec / "kernel.json").write_text(json.dumps({
             "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
             "display_name": "buyer-abuse tests", "language": "python",
-        }))  # fmt: skip
+        }))
         mp.setenv("JUPYTER_PATH", str(root / "jupyter"))
         mp.setenv("IPYTHONDIR", str(root / "ipython"))  # the kernel's profile stays out of $HOME
         mp.delenv("MLFLOW_TRACKING_URI")  # the notebooks must use their tracking_uri parameter
@@ -132,7 +132,7 @@ def execute(path: Path, market: Market, **parameters) -> nbformat.NotebookNode:
     papermill.execute_notebook(
         str(path), str(out), parameters=market.parameters(**parameters), kernel_name=KERNEL,
         cwd=str(path.parent), progress_bar=False, execution_timeout=600,
-    )  # fmt: skip
+    )
     return nbformat.read(out, as_version=4)
 
 
@@ -154,7 +154,7 @@ def test_review_queue_notebook_runs_and_records_a_verdict(market: Market):
     from pipeline import review_db
 
     book = execute(ROOT / "notebooks" / "01_review_queue.ipynb", market,
-                   verdict_status="escalated", reviewed_by="ci", verdict_note="from the notebook test")  # fmt: skip
+                   verdict_status="escalated", reviewed_by="ci", verdict_note="from the notebook test")
     assert_ran_clean(book, "01_review_queue.ipynb")
     queue = review_db.read_queue(review_db.connect(market.review_db), market.as_of)
     decided = queue[queue["status"] != "open"]

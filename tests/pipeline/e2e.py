@@ -39,9 +39,13 @@ def invoke(*args: object) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
     saved = LOG.handlers[:], LOG.level, LOG.propagate
     try:
-        with mock.patch.object(sys, "argv", ["buyer-abuse", *map(str, args)]), redirect_stdout(out), redirect_stderr(err):
-            with pytest.raises(SystemExit) as exited:
-                main()
+        with (
+            mock.patch.object(sys, "argv", ["buyer-abuse", *map(str, args)]),
+            redirect_stdout(out),
+            redirect_stderr(err),
+            pytest.raises(SystemExit) as exited,
+        ):
+            main()
     finally:
         LOG.handlers[:], LOG.level, LOG.propagate = saved
     return exited.value.code, out.getvalue(), err.getvalue()

@@ -6,29 +6,41 @@ directory's conftest can shadow it; the fixtures in conftest.py hand out fresh c
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import polars as pl
 
 from pipeline.contract import polars_schema
 
-T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 H = timedelta(hours=1)
 
 
 def _order(order_id: str, account_id: str, **states) -> dict:
     row = dict.fromkeys(polars_schema("orders"))
     row.update(
-        order_id=order_id, account_id=account_id, seller_id="s1", item_id="i1", placed_at=T0,
-        amount_usd=20.0, discount_usd=0.0, item_count=1, ship_country="DE",
+        order_id=order_id,
+        account_id=account_id,
+        seller_id="s1",
+        item_id="i1",
+        placed_at=T0,
+        amount_usd=20.0,
+        discount_usd=0.0,
+        item_count=1,
+        ship_country="DE",
     )
     return row | states
 
 
 def _attempt(attempt_id: str, order_id: str, account_id: str, succeeded: bool = True, **more) -> dict:
     row = dict(
-        attempt_id=attempt_id, order_id=order_id, account_id=account_id, instrument_id="card1",
-        attempted_at=T0 + H, succeeded=succeeded, failure_code=None if succeeded else "card_declined",
+        attempt_id=attempt_id,
+        order_id=order_id,
+        account_id=account_id,
+        instrument_id="card1",
+        attempted_at=T0 + H,
+        succeeded=succeeded,
+        failure_code=None if succeeded else "card_declined",
     )
     return row | more
 
@@ -66,4 +78,6 @@ def frame(table: str, rows: list[dict]) -> pl.DataFrame:
 def csv(table: str, rows: list[dict[str, str]]) -> str:
     """CSV text with every contract column of `table` (then any extra keys); absent values are empty."""
     columns = [*polars_schema(table), *sorted({k for row in rows for k in row} - set(polars_schema(table)))]
-    return pl.DataFrame([{c: row.get(c) for c in columns} for row in rows], schema=dict.fromkeys(columns, pl.String)).write_csv()
+    return pl.DataFrame(
+        [{c: row.get(c) for c in columns} for row in rows], schema=dict.fromkeys(columns, pl.String)
+    ).write_csv()

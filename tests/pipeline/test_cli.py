@@ -8,14 +8,13 @@ import logging
 import shutil
 import subprocess
 import sys
-
 from pathlib import Path
 
 import pandas as pd
 import polars as pl
 import pytest
-
 from e2e import AS_OF, MARKET, invoke, one_line
+
 from features.build import feature_names
 from pipeline.review_db import connect, default_url, read_queue
 
@@ -30,9 +29,6 @@ COMMANDS = {
     "queue": ["--review-db", "--as-of", "--top"],
     "verdict": ["--review-db", "--account", "--as-of", "--status", "--by", "--note"],
 }
-
-
-
 
 
 # -- wiring and usage errors (fast) -------------------------------------------------------------
@@ -140,7 +136,17 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
         mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow.db'}")
         mp.chdir(home)
         for args in (
-            ["simulate", "--out", "market", "--accounts", MARKET.accounts, "--days", MARKET.days, "--seed", MARKET.seed],
+            [
+                "simulate",
+                "--out",
+                "market",
+                "--accounts",
+                MARKET.accounts,
+                "--days",
+                MARKET.days,
+                "--seed",
+                MARKET.seed,
+            ],
             ["train", "--data", "market", "--as-of", AS_OF],
             ["run", "--data", "market", "--as-of", AS_OF, "--capacity", 50],
         ):
@@ -187,8 +193,21 @@ def test_verdict_records_an_analysts_decision(in_home, tmp_path):
     shutil.copy(in_home / "review.db", tmp_path / "review.db")
     account = read_queue(connect(url), AS_OF)["account_id"][0]
 
-    code, out, err = invoke("verdict", "--review-db", url, "--account", account, "--as-of", AS_OF,
-                            "--status", "confirmed_abuse", "--by", "ana", "--note", "same device as R-7")  # fmt: skip
+    code, out, err = invoke(
+        "verdict",
+        "--review-db",
+        url,
+        "--account",
+        account,
+        "--as-of",
+        AS_OF,
+        "--status",
+        "confirmed_abuse",
+        "--by",
+        "ana",
+        "--note",
+        "same device as R-7",
+    )
 
     assert (code, err) == (0, "")
     assert f"{account} on {AS_OF}: confirmed_abuse" in out
@@ -196,8 +215,9 @@ def test_verdict_records_an_analysts_decision(in_home, tmp_path):
     assert (row["status"], row["reviewed_by"], row["note"]) == ("confirmed_abuse", "ana", "same device as R-7")
     assert pd.notna(row["reviewed_at"])
 
-    code, _, err = invoke("verdict", "--review-db", url, "--account", "nobody", "--as-of", AS_OF,
-                          "--status", "cleared", "--by", "ana")  # fmt: skip
+    code, _, err = invoke(
+        "verdict", "--review-db", url, "--account", "nobody", "--as-of", AS_OF, "--status", "cleared", "--by", "ana"
+    )
     assert code == 1
     assert one_line(err) == f"no review row for account 'nobody' on {AS_OF}: nothing recorded"
 

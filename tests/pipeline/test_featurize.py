@@ -23,9 +23,16 @@ def test_out_of_core_buckets_give_the_same_table_and_leave_no_spill(tmp_path) ->
 
     assert_frame_equal(whole, bucketed)
     assert_frame_equal(pl.read_parquet(out / "bucketed.parquet"), whole)
-    registered = pl.read_parquet(data / "accounts.parquet").filter(pl.col("created_at") < pl.datetime(2026, 1, 26, time_zone="UTC"))
+    registered = pl.read_parquet(data / "accounts.parquet").filter(
+        pl.col("created_at") < pl.datetime(2026, 1, 26, time_zone="UTC")
+    )
     assert whole.columns[:2] == ["account_id", "ring_id"] and whole.height == registered.height
-    assert sorted(p.name for p in out.iterdir()) == ["bucketed.parquet", "bucketed.rejects.parquet", "whole.parquet", "whole.rejects.parquet"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "bucketed.parquet",
+        "bucketed.rejects.parquet",
+        "whole.parquet",
+        "whole.rejects.parquet",
+    ]
 
 
 def test_spilled_snapshot_holds_the_same_valid_rows_as_scans(tmp_path) -> None:

@@ -15,11 +15,11 @@ import numpy as np
 import polars as pl
 import pytest
 import sqlalchemy as sa
+from e2e import AS_OF, invoke, one_line, use_store
 from filelock import FileLock
 from mlflow.tracking import MlflowClient
 from pandas.testing import assert_frame_equal
 
-from e2e import AS_OF, invoke, one_line, use_store
 import pipeline.run
 import pipeline.train
 from features.time import as_of_end
@@ -75,9 +75,6 @@ def morning_after(day: date) -> datetime:
     return as_of_end(day) + timedelta(hours=9)
 
 
-
-
-
 def active_accounts(market: Path, day: date) -> set[str]:
     """Accounts with an order or a payment attempt in the 90 days before the end of `day`, from the raw tables."""
     t = as_of_end(day)
@@ -85,7 +82,7 @@ def active_accounts(market: Path, day: date) -> set[str]:
     attempts = pl.read_parquet(market / "payment_attempts.parquet").join(
         orders.select("order_id", "account_id"), on="order_id"
     )
-    recent = lambda frame, column: frame.filter(pl.col(column).is_between(t - 90 * DAY, t, closed="left"))  # noqa: E731
+    recent = lambda frame, column: frame.filter(pl.col(column).is_between(t - 90 * DAY, t, closed="left"))
     return set(recent(orders, "placed_at")["account_id"]) | set(recent(attempts, "attempted_at")["account_id"])
 
 
@@ -110,8 +107,12 @@ def test_run_scores_every_active_account_and_queues_the_top_with_reasons(market,
 
     run_dir = workdir / "runs" / f"as_of={AS_OF}"
     assert sorted(p.name for p in run_dir.iterdir()) == [
-        "features.parquet", "queue.parquet", "rejects.parquet", "scores.parquet", "summary.json"
-    ]  # fmt: skip
+        "features.parquet",
+        "queue.parquet",
+        "rejects.parquet",
+        "scores.parquet",
+        "summary.json",
+    ]
     scores = pl.read_parquet(run_dir / "scores.parquet")
     assert scores.schema == pl.Schema({"account_id": pl.String, "score": pl.Float64, "rank": pl.Int64})
     assert scores["rank"].to_list() == list(range(1, scores.height + 1))
@@ -166,9 +167,15 @@ def test_a_rerun_replaces_scores_but_keeps_every_verdict_and_note(market, workdi
     engine = connect(review_url)
     first = read_queue(engine, EARLY)
     top, second, beyond = first["account_id"][0], first["account_id"][1], first["account_id"][24]
-    record_verdict(engine, top, EARLY, "confirmed_abuse", "ana", note="ring of resellers", reviewed_at=morning_after(EARLY))
-    record_verdict(engine, second, EARLY, "cleared", "bo", note="customs holds, not abuse", reviewed_at=morning_after(EARLY))
-    record_verdict(engine, beyond, EARLY, "escalated", "ana", note="ask the payments team", reviewed_at=morning_after(EARLY))
+    record_verdict(
+        engine, top, EARLY, "confirmed_abuse", "ana", note="ring of resellers", reviewed_at=morning_after(EARLY)
+    )
+    record_verdict(
+        engine, second, EARLY, "cleared", "bo", note="customs holds, not abuse", reviewed_at=morning_after(EARLY)
+    )
+    record_verdict(
+        engine, beyond, EARLY, "escalated", "ana", note="ask the payments team", reviewed_at=morning_after(EARLY)
+    )
     decided = [top, second, beyond]
     verdict_columns = ["status", "reviewed_by", "reviewed_at", "note"]
     verdicts = read_queue(engine, EARLY).set_index("account_id").loc[decided, verdict_columns]
@@ -181,7 +188,9 @@ def test_a_rerun_replaces_scores_but_keeps_every_verdict_and_note(market, workdi
     again = read_queue(engine, EARLY)
     # The new top 20, plus the escalated account beyond it: a row an analyst touched is never deleted.
     assert set(again["account_id"]) == set(first["account_id"][:20]) | {beyond}
-    requeued = again[again["account_id"] != beyond].merge(scores_of(out, EARLY).to_pandas(), on="account_id", suffixes=("", "_run"))
+    requeued = again[again["account_id"] != beyond].merge(
+        scores_of(out, EARLY).to_pandas(), on="account_id", suffixes=("", "_run")
+    )
     assert len(requeued) == summary["queued"] == 20
     assert np.allclose(requeued["score"], requeued["score_run"])
     by_rank = requeued.sort_values("rank")
@@ -240,10 +249,17 @@ def test_the_next_training_learns_from_the_verdicts(market, workdir, review_url,
     assert (code, err) == (0, "")  # MLflow's own progress lines go to stdout too
     examples = seen[0].filter(pl.col("account_id").is_in(unlabelled)).sort("account_id")
     assert examples.select("account_id", "snapshot_at", "label", "y", "weight", "presumed", "part").rows() == [
-        (account, as_of_end(EARLY), "abuse" if status == "confirmed_abuse" else "legit",
-         int(status == "confirmed_abuse"), 1.0, False, "train")
+        (
+            account,
+            as_of_end(EARLY),
+            "abuse" if status == "confirmed_abuse" else "legit",
+            int(status == "confirmed_abuse"),
+            1.0,
+            False,
+            "train",
+        )
         for account, status in sorted(verdicts.items())
-    ]  # fmt: skip
+    ]
     client = MlflowClient(tracking_uri=uri)
     (logged,) = client.search_runs([client.get_experiment_by_name("buyer-abuse").experiment_id])
     before = MlflowClient(tracking_uri=champion.uri).get_run(champion.trained.run_id).data.params
@@ -337,12 +353,16 @@ def test_backfill_runs_each_date_once_and_force_runs_again(market, workdir, revi
 
     code, stdout, err = invoke("backfill", "--from", days[0], "--to", days[-1], *options)
     assert (code, err) == (0, "")
-    assert [line for line in stdout.splitlines() if line.endswith(("  ran", "  skipped"))] == [f"{d}  skipped" for d in days]
+    assert [line for line in stdout.splitlines() if line.endswith(("  ran", "  skipped"))] == [
+        f"{d}  skipped" for d in days
+    ]
     assert {day: (out / f"as_of={day}" / "summary.json").stat().st_mtime_ns for day in days} == stamps
 
     code, stdout, err = invoke("backfill", "--from", days[-2], "--to", days[-1], "--force", *options)
     assert (code, err) == (0, "")
-    assert [line for line in stdout.splitlines() if line.endswith(("  ran", "  skipped"))] == [f"{d}  ran" for d in days[-2:]]
+    assert [line for line in stdout.splitlines() if line.endswith(("  ran", "  skipped"))] == [
+        f"{d}  ran" for d in days[-2:]
+    ]
     now = {day: (out / f"as_of={day}" / "summary.json").stat().st_mtime_ns for day in days}
     assert [day for day in days if now[day] != stamps[day]] == days[-2:]
 
@@ -396,7 +416,9 @@ def test_the_summary_has_counts_stages_model_quantiles_queue_rings_and_drift(mar
     assert summary["inputs"]["rejected_rows"] == 0
     assert (summary["accounts"], summary["scored"], summary["queued"]) == (features.height, scores.height, len(queue))
     assert summary["queued"] == 50
-    assert summary["already_confirmed_excluded"] == len(confirmed_in_snapshot(market, AS_OF) & set(scores["account_id"]))
+    assert summary["already_confirmed_excluded"] == len(
+        confirmed_in_snapshot(market, AS_OF) & set(scores["account_id"])
+    )
     assert list(summary["seconds"]) == STAGES
     assert all(s >= 0 for s in summary["seconds"].values())
 

@@ -64,7 +64,9 @@ def test_logistics_failures_concentrate_in_remote_regions(orders) -> None:
 
 def test_customs_holds_concentrate_in_some_destination_countries(orders) -> None:
     shipped = orders.filter(pl.col("shipped_at").is_not_null())
-    customs = shipped.group_by("ship_country").agg((pl.col("cancel_reason") == "customs_hold").fill_null(False).mean().alias("r"))
+    customs = shipped.group_by("ship_country").agg(
+        (pl.col("cancel_reason") == "customs_hold").fill_null(False).mean().alias("r")
+    )
     rate = dict(customs.iter_rows())
     assert min(rate["NG"], rate["BR"], rate["IN"]) > 2.5 * max(rate["US"], rate["GB"]), rate
 
@@ -95,7 +97,9 @@ def test_honest_buyers_also_discount_fail_payments_and_cancel_fast(market, order
     attempts = market["payment_attempts"].join(market["truth"], on="account_id").filter(~pl.col("is_abuser"))
     failed_accounts = attempts.filter(~pl.col("succeeded"))["account_id"].n_unique()
     assert failed_accounts / market["truth"].filter(~pl.col("is_abuser")).height > 0.2
-    fast = (pl.col("cancel_initiator") == "buyer") & ((pl.col("cancelled_at") - pl.col("placed_at")) < pl.duration(minutes=10))
+    fast = (pl.col("cancel_initiator") == "buyer") & (
+        (pl.col("cancelled_at") - pl.col("placed_at")) < pl.duration(minutes=10)
+    )
     assert honest.filter(fast)["account_id"].n_unique() > 1000
 
 
@@ -113,11 +117,31 @@ def test_no_single_column_separates_abusers(market) -> None:
         amount=pl.col("amount_usd").mean(),
         devices=pl.col("device_id").n_unique(),
     )
-    attempts = market["payment_attempts"].group_by("account_id").agg(failed=(~pl.col("succeeded")).sum(), cards=pl.col("instrument_id").n_unique())
-    frame = market["truth"].join(stats, on="account_id", how="left").join(attempts, on="account_id", how="left").fill_null(0)
+    attempts = (
+        market["payment_attempts"]
+        .group_by("account_id")
+        .agg(failed=(~pl.col("succeeded")).sum(), cards=pl.col("instrument_id").n_unique())
+    )
+    frame = (
+        market["truth"]
+        .join(stats, on="account_id", how="left")
+        .join(attempts, on="account_id", how="left")
+        .fill_null(0)
+    )
     y = frame["is_abuser"].to_numpy()
     k = int(y.sum())
-    for column in ("orders", "cancelled", "buyer", "discount", "campaign", "unpaid", "amount", "devices", "failed", "cards"):
+    for column in (
+        "orders",
+        "cancelled",
+        "buyer",
+        "discount",
+        "campaign",
+        "unpaid",
+        "amount",
+        "devices",
+        "failed",
+        "cards",
+    ):
         values = frame[column].cast(pl.Float64).to_numpy()
         for direction in (1, -1):
             top = np.lexsort((np.arange(len(values)), -direction * values))[:k]
@@ -135,12 +159,18 @@ def test_labels_are_late_partial_and_sometimes_wrong(market, orders) -> None:
     assert labels.filter(pl.col("is_abuser") & (pl.col("label") == "legit")).height > 0  # directions
     # Each abuse verdict comes days after the account began: never within three days of registering.
     created = market["accounts"].select("account_id", "created_at")
-    lag = labels.filter(pl.col("label") == "abuse").join(created, on="account_id").select(pl.col("decided_at") - pl.col("created_at"))
+    lag = (
+        labels.filter(pl.col("label") == "abuse")
+        .join(created, on="account_id")
+        .select(pl.col("decided_at") - pl.col("created_at"))
+    )
     assert (lag.to_series().dt.total_days() >= 3).all()
 
 
 def test_confirmed_abusers_stop_ordering_at_their_verdict(market, orders) -> None:
-    first_abuse = market["labels"].filter(pl.col("label") == "abuse").group_by("account_id").agg(pl.col("decided_at").min())
+    first_abuse = (
+        market["labels"].filter(pl.col("label") == "abuse").group_by("account_id").agg(pl.col("decided_at").min())
+    )
     later = orders.join(first_abuse, on="account_id").filter(pl.col("placed_at") >= pl.col("decided_at"))
     assert later.height == 0
 

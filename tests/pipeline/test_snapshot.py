@@ -10,7 +10,7 @@ import json
 import os
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
@@ -42,8 +42,12 @@ def test_a_valid_snapshot_has_no_rejects_and_contract_types(tables, write):
     result = load(write(tables), limit=0.0)
 
     assert result.rejects.is_empty()
-    assert result.rejects.schema == pl.Schema({"table": pl.String, "key": pl.String, "rule": pl.String, "row": pl.String})
-    assert result.counts == {t: {"rows": 3 if t == "accounts" else 4, "rejected": 0} for t in ("accounts", "orders", "payment_attempts")}
+    assert result.rejects.schema == pl.Schema(
+        {"table": pl.String, "key": pl.String, "rule": pl.String, "row": pl.String}
+    )
+    assert result.counts == {
+        t: {"rows": 3 if t == "accounts" else 4, "rejected": 0} for t in ("accounts", "orders", "payment_attempts")
+    }
     snap = result.snapshot
     for name in ("accounts", "orders", "payment_attempts"):
         assert getattr(snap, name).schema == pl.Schema(polars_schema(name))
@@ -79,28 +83,79 @@ ROW_RULES = {
     # case: (table, row index, changes, expected key, expected rule)
     "negative amount": ("orders", 0, {"amount_usd": -5.0}, "o1", "orders.amount_usd < 0"),
     "zero items": ("orders", 3, {"item_count": 0}, "o4", "orders.item_count < 1"),
-    "unknown initiator": ("orders", 1, {"cancel_initiator": "alien"}, "o2", f"orders.cancel_initiator not in ({INITIATORS})"),
+    "unknown initiator": (
+        "orders",
+        1,
+        {"cancel_initiator": "alien"},
+        "o2",
+        f"orders.cancel_initiator not in ({INITIATORS})",
+    ),
     "bad country code": ("accounts", 0, {"country": "Germany"}, "a1", "accounts.country does not match ^[A-Z]{2}$"),
-    "lowercase ship country": ("orders", 2, {"ship_country": "de"}, "o3", "orders.ship_country does not match ^[A-Z]{2}$"),
+    "lowercase ship country": (
+        "orders",
+        2,
+        {"ship_country": "de"},
+        "o3",
+        "orders.ship_country does not match ^[A-Z]{2}$",
+    ),
     "null account of an order": ("orders", 3, {"account_id": None}, "o4", "orders.account_id is null"),
     "null key": ("payment_attempts", 3, {"attempt_id": None}, "", "payment_attempts.attempt_id is null"),
     "cancel before placement": (
-        "orders", 1, {"cancelled_at": T0 - H}, "o2", "orders breaks: cancelled_at >= placed_at"),
+        "orders",
+        1,
+        {"cancelled_at": T0 - H},
+        "o2",
+        "orders breaks: cancelled_at >= placed_at",
+    ),
     "delivered and cancelled": (
-        "orders", 0, {"cancelled_at": T0 + 40 * H, "cancel_initiator": "buyer"}, "o1",
-        "orders breaks: a delivered order is not cancelled"),
+        "orders",
+        0,
+        {"cancelled_at": T0 + 40 * H, "cancel_initiator": "buyer"},
+        "o1",
+        "orders breaks: a delivered order is not cancelled",
+    ),
     "paid before placed": (
-        "orders", 2, {"paid_at": T0 - H}, "o3", "orders breaks: placed_at <= paid_at <= shipped_at <= delivered_at"),
+        "orders",
+        2,
+        {"paid_at": T0 - H},
+        "o3",
+        "orders breaks: placed_at <= paid_at <= shipped_at <= delivered_at",
+    ),
     "delivered before shipped": (
-        "orders", 0, {"delivered_at": T0 + H}, "o1", "orders breaks: placed_at <= paid_at <= shipped_at <= delivered_at"),
+        "orders",
+        0,
+        {"delivered_at": T0 + H},
+        "o1",
+        "orders breaks: placed_at <= paid_at <= shipped_at <= delivered_at",
+    ),
     "initiator without cancelled_at": (
-        "orders", 3, {"cancel_initiator": "seller"}, "o4", "orders breaks: cancel_initiator is set exactly when cancelled_at is"),
+        "orders",
+        3,
+        {"cancel_initiator": "seller"},
+        "o4",
+        "orders breaks: cancel_initiator is set exactly when cancelled_at is",
+    ),
     "cancelled without initiator": (
-        "orders", 1, {"cancel_initiator": None}, "o2", "orders breaks: cancel_initiator is set exactly when cancelled_at is"),
+        "orders",
+        1,
+        {"cancel_initiator": None},
+        "o2",
+        "orders breaks: cancel_initiator is set exactly when cancelled_at is",
+    ),
     "failure_code with succeeded": (
-        "payment_attempts", 0, {"failure_code": "timeout"}, "p1", "payment_attempts breaks: failure_code is empty exactly when succeeded"),
+        "payment_attempts",
+        0,
+        {"failure_code": "timeout"},
+        "p1",
+        "payment_attempts breaks: failure_code is empty exactly when succeeded",
+    ),
     "failed without failure_code": (
-        "payment_attempts", 1, {"failure_code": None}, "p2", "payment_attempts breaks: failure_code is empty exactly when succeeded"),
+        "payment_attempts",
+        1,
+        {"failure_code": None},
+        "p2",
+        "payment_attempts breaks: failure_code is empty exactly when succeeded",
+    ),
 }
 
 
@@ -198,15 +253,26 @@ def test_composite_keys_are_joined_with_a_bar(tables, write):
 
 
 def test_values_that_do_not_cast_reject_their_row_only(tables, write):
-    good = dict(account_id="a1", seller_id="s1", item_id="i1", placed_at="2026-03-01T12:00:00", amount_usd="20.5",
-                discount_usd="0", item_count="1", ship_country="DE")
-    tables["orders"] = csv("orders", [
-        good | {"order_id": "o1"},
-        good | {"order_id": "o2", "amount_usd": "twenty"},
-        good | {"order_id": "o3", "placed_at": "yesterday"},
-        good | {"order_id": "o4", "item_count": "1.5"},
-        *(good | {"order_id": f"o{i}"} for i in range(5, 12)),
-    ])
+    good = dict(
+        account_id="a1",
+        seller_id="s1",
+        item_id="i1",
+        placed_at="2026-03-01T12:00:00",
+        amount_usd="20.5",
+        discount_usd="0",
+        item_count="1",
+        ship_country="DE",
+    )
+    tables["orders"] = csv(
+        "orders",
+        [
+            good | {"order_id": "o1"},
+            good | {"order_id": "o2", "amount_usd": "twenty"},
+            good | {"order_id": "o3", "placed_at": "yesterday"},
+            good | {"order_id": "o4", "item_count": "1.5"},
+            *(good | {"order_id": f"o{i}"} for i in range(5, 12)),
+        ],
+    )
 
     result = load(write(tables))
 
@@ -221,14 +287,25 @@ def test_values_that_do_not_cast_reject_their_row_only(tables, write):
 
 
 def test_a_row_with_a_value_that_does_not_cast_still_answers_for_its_other_columns(tables, write):
-    good = dict(account_id="a1", seller_id="s1", item_id="i1", placed_at="2026-03-01T12:00:00", amount_usd="1",
-                discount_usd="0", item_count="1", ship_country="DE")
-    tables["orders"] = csv("orders", [
-        good | {"order_id": "o1", "amount_usd": "twenty", "ship_country": "de"},
-        good | {"order_id": "o2", "placed_at": "soon"},
-        good | {"order_id": "o2"},
-        *(good | {"order_id": f"o{i}"} for i in range(3, 12)),
-    ])
+    good = dict(
+        account_id="a1",
+        seller_id="s1",
+        item_id="i1",
+        placed_at="2026-03-01T12:00:00",
+        amount_usd="1",
+        discount_usd="0",
+        item_count="1",
+        ship_country="DE",
+    )
+    tables["orders"] = csv(
+        "orders",
+        [
+            good | {"order_id": "o1", "amount_usd": "twenty", "ship_country": "de"},
+            good | {"order_id": "o2", "placed_at": "soon"},
+            good | {"order_id": "o2"},
+            *(good | {"order_id": f"o{i}"} for i in range(3, 12)),
+        ],
+    )
 
     result = load(write(tables))
 
@@ -250,7 +327,9 @@ def test_booleans_in_csv_are_true_false_1_0_in_any_case(tables, write):
     result = load(write(tables))
 
     assert result.snapshot.accounts["phone_verified"].to_list() == [True, False, None, False]
-    assert [line for line in lines(result) if line[0] == "accounts"] == [("accounts", "a3", "type: phone_verified is not a bool")]
+    assert [line for line in lines(result) if line[0] == "accounts"] == [
+        ("accounts", "a3", "type: phone_verified is not a bool")
+    ]
 
 
 def test_integer_ids_in_parquet_are_read_as_strings(tables, write):
@@ -266,12 +345,42 @@ def test_integer_ids_in_parquet_are_read_as_strings(tables, write):
 
 PARQUET_CASTS = {
     # case: (table, column, stored values, values as loaded, (key, rule) of the one that does not cast)
-    "float counts": ("orders", "item_count", pl.Series([1.0, 2.5, 3.0, 4.0]), [1, 3, 4], ("o2", "type: item_count is not an int")),
+    "float counts": (
+        "orders",
+        "item_count",
+        pl.Series([1.0, 2.5, 3.0, 4.0]),
+        [1, 3, 4],
+        ("o2", "type: item_count is not an int"),
+    ),
     "int32 counts": ("orders", "item_count", pl.Series([1, 2, 3, 4], dtype=pl.Int32), [1, 2, 3, 4], None),
-    "0/1 flags": ("accounts", "phone_verified", pl.Series([1, 0, 2]), [True, False], ("a3", "type: phone_verified is not a bool")),
-    "float32 money": ("orders", "amount_usd", pl.Series([1.5, 2.0, 0.0, 4.25], dtype=pl.Float32), [1.5, 2.0, 0.0, 4.25], None),
-    "text money": ("orders", "amount_usd", pl.Series(["1.5", " 2", "lots", "4"]), [1.5, 2.0, 4.0], ("o3", "type: amount_usd is not a float")),
-    "categorical country": ("accounts", "country", pl.Series(["DE", "FR", "PL"], dtype=pl.Categorical), ["DE", "FR", "PL"], None),
+    "0/1 flags": (
+        "accounts",
+        "phone_verified",
+        pl.Series([1, 0, 2]),
+        [True, False],
+        ("a3", "type: phone_verified is not a bool"),
+    ),
+    "float32 money": (
+        "orders",
+        "amount_usd",
+        pl.Series([1.5, 2.0, 0.0, 4.25], dtype=pl.Float32),
+        [1.5, 2.0, 0.0, 4.25],
+        None,
+    ),
+    "text money": (
+        "orders",
+        "amount_usd",
+        pl.Series(["1.5", " 2", "lots", "4"]),
+        [1.5, 2.0, 4.0],
+        ("o3", "type: amount_usd is not a float"),
+    ),
+    "categorical country": (
+        "accounts",
+        "country",
+        pl.Series(["DE", "FR", "PL"], dtype=pl.Categorical),
+        ["DE", "FR", "PL"],
+        None,
+    ),
 }
 
 
@@ -303,7 +412,9 @@ def test_a_numeric_column_stored_as_a_date_rejects_every_row(tables, write):
 
     result = load(write({**tables, "orders": orders}))
 
-    assert {line[2] for line in lines(result) if line[0] == "orders"} == {"type: amount_usd is stored as Date, not a float"}
+    assert {line[2] for line in lines(result) if line[0] == "orders"} == {
+        "type: amount_usd is stored as Date, not a float"
+    }
     assert result.counts["orders"] == {"rows": 4, "rejected": 4}
 
 
@@ -320,25 +431,32 @@ def test_an_all_empty_nullable_column_of_an_impossible_type_rejects_nothing(tabl
 
 def test_naive_and_aware_timestamps_all_end_as_the_same_utc_instants(tables, write):
     berlin = frame("orders", tables["orders"]).with_columns(
-        pl.col("placed_at", "paid_at", "shipped_at", "delivered_at", "cancelled_at").dt.convert_time_zone("Europe/Berlin")
+        pl.col("placed_at", "paid_at", "shipped_at", "delivered_at", "cancelled_at").dt.convert_time_zone(
+            "Europe/Berlin"
+        )
     )
     naive_ms = frame("payment_attempts", tables["payment_attempts"]).with_columns(
         pl.col("attempted_at").dt.replace_time_zone(None).dt.cast_time_unit("ms")
     )
     tables["accounts"] = (
         "account_id,created_at,country,email_domain,phone_verified\n"
-        "a1,2026-03-01T12:00:00,DE,,\n"          # naive: UTC
+        "a1,2026-03-01T12:00:00,DE,,\n"  # naive: UTC
         "a2,2026-03-01T12:00:00Z,DE,,\n"
         "a3,2026-03-01T14:00:00+02:00,DE,,\n"
         "a4,2026-03-01 07:00:00.000-05:00,DE,,\n"
-        "a5,2026-03-01,DE,,\n"                   # a date alone is its midnight, UTC
+        "a5,2026-03-01,DE,,\n"  # a date alone is its midnight, UTC
     )
 
     snap = load(write({**tables, "orders": berlin, "payment_attempts": naive_ms})).snapshot
 
     utc = pl.Datetime("us", "UTC")
-    assert snap.accounts.schema["created_at"] == snap.orders.schema["placed_at"] == snap.payment_attempts.schema["attempted_at"] == utc
-    assert snap.accounts["created_at"].to_list() == [T0] * 4 + [datetime(2026, 3, 1, tzinfo=timezone.utc)]
+    assert (
+        snap.accounts.schema["created_at"]
+        == snap.orders.schema["placed_at"]
+        == snap.payment_attempts.schema["attempted_at"]
+        == utc
+    )
+    assert snap.accounts["created_at"].to_list() == [T0] * 4 + [datetime(2026, 3, 1, tzinfo=UTC)]
     assert snap.orders["placed_at"].to_list() == [T0] * 4
     assert snap.orders["delivered_at"].to_list() == [T0 + 30 * H, None, None, None]
     assert snap.payment_attempts["attempted_at"].to_list() == [T0 + H] * 4
@@ -437,7 +555,9 @@ def test_a_truncated_file_inside_a_parquet_directory_is_named(tables, write):
 def test_binary_garbage_in_a_csv_stops_the_load_naming_it(tables, write):
     directory = write(tables)
     (directory / "accounts.parquet").unlink()
-    (directory / "accounts.csv").write_bytes(b"account_id,created_at,country,email_domain,phone_verified\n\xff\xfe\x00\x9c,\x81\n")
+    (directory / "accounts.csv").write_bytes(
+        b"account_id,created_at,country,email_domain,phone_verified\n\xff\xfe\x00\x9c,\x81\n"
+    )
 
     with pytest.raises(InputError, match=r"^accounts: cannot read .*accounts\.csv: "):
         load(directory)
@@ -568,11 +688,15 @@ def test_pandera_reports_in_chunks_without_losing_duplicates(tables, write, monk
 
     assert lines(chunked) == lines(whole)
     assert ("orders", "o1", "orders.order_id duplicated") in lines(chunked)
-    assert chunked.counts == whole.counts == {
-        "accounts": {"rows": 3, "rejected": 2},
-        "orders": {"rows": 4, "rejected": 4},
-        "payment_attempts": {"rows": 4, "rejected": 4},
-    }
+    assert (
+        chunked.counts
+        == whole.counts
+        == {
+            "accounts": {"rows": 3, "rejected": 2},
+            "orders": {"rows": 4, "rejected": 4},
+            "payment_attempts": {"rows": 4, "rejected": 4},
+        }
+    )
 
 
 def test_a_reject_limit_outside_0_1_is_a_config_error(tables, write):

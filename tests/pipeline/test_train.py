@@ -14,22 +14,26 @@ import matplotlib.pyplot as plt
 import mlflow
 import polars as pl
 import pytest
+from e2e import AS_OF, MARKET, use_store
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from e2e import AS_OF, MARKET, use_store
 import pipeline.train
-from models.promotion import promote
 from features.build import FEATURE_SET_VERSION, feature_names
 from features.time import as_of_end
 from models.dataset import TrainingConfig, labels_in_force, split
+from models.promotion import promote
 from pipeline import registry
 from pipeline.registry import CHALLENGER, CHAMPION, MODEL_NAME, RegisteredModel, RegistryError
 from pipeline.train import TrainResult, champion_precision, fingerprint, train
 
-PLOTS = {"plots/pr_curve.png", "plots/precision_at_k.png", "plots/score_distribution.png", "plots/feature_importance.png"}
+PLOTS = {
+    "plots/pr_curve.png",
+    "plots/precision_at_k.png",
+    "plots/score_distribution.png",
+    "plots/feature_importance.png",
+}
 PNG = b"\x89PNG\r\n\x1a\n"
-
 
 
 @dataclass(frozen=True)
@@ -98,8 +102,15 @@ def test_the_training_run_logs_its_data_feature_set_and_metrics(trained_twice, c
     # The fingerprint names the data: the same data gives the same one.
     assert client.get_run(second.run_id).data.params["training_data_sha256"] == params["training_data_sha256"]
     assert int(params["train_abuse"]) > 0
-    for name in ("precision_at_k", "recall_at_k", "pr_auc", "baseline_buyer_cancels_60d_precision_at_k",
-                 "baseline_cancel_rate_precision_at_k", "baseline_cancel_rate_recall_at_k", "k"):  # fmt: skip
+    for name in (
+        "precision_at_k",
+        "recall_at_k",
+        "pr_auc",
+        "baseline_buyer_cancels_60d_precision_at_k",
+        "baseline_cancel_rate_precision_at_k",
+        "baseline_cancel_rate_recall_at_k",
+        "k",
+    ):
         assert metrics[name] == pytest.approx(first.metrics[name]), name
     assert "champion_precision_at_k" not in metrics  # there was nothing to compare with
     assert (run.data.tags["alias"], run.data.tags["registered_version"]) == (CHAMPION, "1")
@@ -182,7 +193,9 @@ def test_training_without_labels_before_the_gap_fails_and_registers_nothing(mark
     use_store(monkeypatch, tmp_path)
     early = MARKET.start + timedelta(days=20)  # every label would be decided in the gap or later
 
-    with pytest.raises(RegistryError, match=f"^cannot train as of {early}: training needs both abuse and legit examples"):
+    with pytest.raises(
+        RegistryError, match=f"^cannot train as of {early}: training needs both abuse and legit examples"
+    ):
         train(market, early)
     assert not (tmp_path / "mlflow.db").exists()
     assert not (tmp_path / "mlruns").exists()
@@ -212,11 +225,17 @@ def test_a_champion_of_another_feature_set_version_is_not_compared(monkeypatch):
 
 def test_a_champion_trained_on_labels_inside_the_window_keeps_its_alias(monkeypatch):
     valid_from = datetime(2026, 3, 10, tzinfo=UTC)
-    later = RegisteredModel(model=None, version="9", columns={"orders_7d": "Float64"},
-                            tags={"labels_before": (valid_from + timedelta(days=3)).isoformat()})  # fmt: skip
+    later = RegisteredModel(
+        model=None,
+        version="9",
+        columns={"orders_7d": "Float64"},
+        tags={"labels_before": (valid_from + timedelta(days=3)).isoformat()},
+    )
     monkeypatch.setattr(registry, "load", lambda alias=CHAMPION: later)
 
-    assert champion_precision(pl.DataFrame({"y": [1, 0], "orders_7d": [1.0, 2.0]}), k=1, valid_from=valid_from) == float("inf")
+    assert champion_precision(
+        pl.DataFrame({"y": [1, 0], "orders_7d": [1.0, 2.0]}), k=1, valid_from=valid_from
+    ) == float("inf")
     assert not promote(0.99, float("inf"))
 
 
