@@ -11,10 +11,10 @@ from datetime import datetime
 
 import polars as pl
 
+from contract.values import CANCEL_INITIATORS
 from features.catalogue import Feature, Windowed, WindowedRate, smoothed_rate
 from features.time import WINDOWS, Frame, in_window, windowed_sums
 
-INITIATORS = ("buyer", "seller", "logistics", "payment", "platform")
 STAGES = ("before_payment", "after_payment", "after_shipment")
 FAST_MINUTES = 10  # a buyer cancel this soon after placing (or paying) is "fast"
 EARLY_MINUTES = 5  # an order this soon after a campaign's first order is "early"
@@ -74,7 +74,7 @@ HISTORY_SUMS = [
     ),
     *[
         Windowed(f"{who}_cancels", "cancellations", "orders", f"orders cancelled by the {who}", _initiator(who))
-        for who in INITIATORS
+        for who in CANCEL_INITIATORS
     ],
     *[
         Windowed(

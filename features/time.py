@@ -12,28 +12,14 @@ from datetime import UTC, date, datetime, timedelta
 
 import polars as pl
 
+from contract.tables import LATER_STATES, TABLES
+
 # Feature functions take eager or lazy frames: lazy inputs let polars read only the columns
 # each aggregation needs (the orders table is the largest thing in memory).
 Frame = pl.DataFrame | pl.LazyFrame
 
 # Windows end at t (exclusive) and reach back this many days; "lifetime" is everything known.
 WINDOWS: dict[str, int | None] = {"1d": 1, "7d": 7, "30d": 30, "90d": 90, "lifetime": None}
-
-# The time at which a row of each table happened.
-EVENT_TIME = {
-    "accounts": "created_at",
-    "orders": "placed_at",
-    "payment_attempts": "attempted_at",
-    "sessions": "started_at",
-    "labels": "decided_at",
-}
-# Order states reached later than placement, and the columns that only exist once they are.
-LATER_STATES = {
-    "paid_at": ("payment_instrument_id",),
-    "shipped_at": (),
-    "delivered_at": (),
-    "cancelled_at": ("cancel_initiator", "cancel_reason"),
-}
 
 
 def as_of_end(day: date) -> datetime:
@@ -43,7 +29,7 @@ def as_of_end(day: date) -> datetime:
 
 def known_at(table: str, frame: Frame, t: datetime) -> Frame:
     """The rows of `table` known before `t`, with order states reached later unset."""
-    known = frame.filter(pl.col(EVENT_TIME[table]) < t)
+    known = frame.filter(pl.col(TABLES[table].event_time) < t)
     if table != "orders":
         return known
     unset = []

@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 import numpy as np
 import polars as pl
 
-from features.time import EVENT_TIME
+from contract.tables import TABLES
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ def snapshot_times(t: datetime, cfg: TrainingConfig) -> list[datetime]:
 def labels_in_force(labels: pl.DataFrame, t: datetime) -> pl.DataFrame:
     """account_id, label, decided_at: each account's latest decision before t."""
     return (
-        labels.filter(pl.col(EVENT_TIME["labels"]) < t)
+        labels.filter(pl.col(TABLES["labels"].event_time) < t)
         .sort("decided_at", "label")
         .group_by("account_id")
         .agg(pl.col("label").last(), pl.col("decided_at").last())

@@ -39,6 +39,8 @@ from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from contract.values import CANCEL_INITIATORS
+from contract.values import REVIEW_STATUSES as STATUSES
 from features.build import catalogue
 from features.context import campaign_context
 from features.graph import entity_links, ring_graph
@@ -48,9 +50,8 @@ from models import plots
 from models.dataset import labels_in_force, merge_labels
 from models.evaluate import BASELINES, baseline_scores, ranked, slice_rates
 from pipeline import registry, review_db
-from pipeline.contract import CANCEL_INITIATORS
 from pipeline.errors import ConfigError, InputError
-from pipeline.review_db import STATUSES, record_verdict  # re-exported: notebooks record verdicts through the package
+from pipeline.review_db import record_verdict  # re-exported: notebooks record verdicts through the package
 from pipeline.run import RunConfig, is_complete
 from pipeline.snapshot import Snapshot, load_snapshot
 

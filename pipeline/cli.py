@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from contract.values import REVIEW_STATUSES
 from pipeline.errors import PipelineError
 from pipeline.progress import configure_logging
 
@@ -185,7 +186,7 @@ def queue(review_db: str | None, as_of, top: int) -> None:
 @review_db_option
 @click.option("--account", required=True, help="account_id of the queued account.")
 @click.option("--as-of", "as_of", type=DAY, required=True, help="The scoring date of the queue row.")
-@click.option("--status", type=click.Choice(["confirmed_abuse", "cleared", "escalated", "open"]), required=True)
+@click.option("--status", type=click.Choice(REVIEW_STATUSES), required=True)
 @click.option("--by", "reviewed_by", required=True, help="Who decided.")
 @click.option("--note", help="Free text for the next analyst.")
 def verdict(review_db: str | None, account: str, as_of, status: str, reviewed_by: str, note: str | None) -> None:

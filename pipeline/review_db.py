@@ -29,12 +29,11 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
+from contract.outputs import QUEUE_COLUMNS, REVIEW_QUEUE, REVIEW_QUEUE_TABLE
+from contract.values import LABEL_OF_STATUS, REVIEW_STATUSES, ReviewStatus
 from pipeline.errors import ReviewDbError
 
 SCHEMA_VERSION = 1
-STATUSES = ("open", "confirmed_abuse", "cleared", "escalated")
-LABEL_OF_STATUS = {"confirmed_abuse": "abuse", "cleared": "legit"}  # escalated and open rows are no decision
-QUEUE_COLUMNS = ("account_id", "score", "rank", "model_version", "reasons", "ring_id")
 _INSERTS = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}  # backends with INSERT ... ON CONFLICT
 _DELETE_BATCH = 500  # keys per DELETE ... IN (...), well below SQLite's bound-parameter limit
 
@@ -65,23 +64,25 @@ class UtcDateTime(sa.TypeDecorator):
 
 metadata = sa.MetaData()
 
+# The contract's portable column types; Float is double precision on PostgreSQL, REAL (8 bytes) on SQLite.
+SQL_TYPES = {"text": sa.Text, "date": sa.Date, "real": sa.Float, "integer": sa.Integer, "timestamp": UtcDateTime}
+
 review_queue = sa.Table(
-    "review_queue",
+    REVIEW_QUEUE_TABLE,
     metadata,
-    sa.Column("account_id", sa.Text, primary_key=True),
-    sa.Column("as_of", sa.Date, primary_key=True),
-    sa.Column("score", sa.Float, nullable=False),  # double precision on PostgreSQL, REAL (8 bytes) on SQLite
-    sa.Column("rank", sa.Integer, nullable=False),
-    sa.Column("model_version", sa.Text, nullable=False),
-    sa.Column("reasons", sa.Text, nullable=False),
-    sa.Column("ring_id", sa.Text),
-    sa.Column("status", sa.Text, nullable=False, server_default="open"),
-    sa.Column("reviewed_by", sa.Text),
-    sa.Column("reviewed_at", UtcDateTime),
-    sa.Column("note", sa.Text),
+    *(
+        sa.Column(
+            c.name,
+            SQL_TYPES[c.type],
+            primary_key=c.key,
+            nullable=c.nullable,
+            server_default=ReviewStatus.OPEN.value if c.name == "status" else None,
+        )
+        for c in REVIEW_QUEUE
+    ),
     sa.CheckConstraint("score >= 0 AND score <= 1", name="review_queue_score_range"),
     sa.CheckConstraint("rank >= 1", name="review_queue_rank_positive"),
-    sa.CheckConstraint(f"status IN ({', '.join(repr(s) for s in STATUSES)})", name="review_queue_status"),
+    sa.CheckConstraint(f"status IN ({', '.join(repr(s) for s in REVIEW_STATUSES)})", name="review_queue_status"),
 )
 
 review_schema = sa.Table(
@@ -92,7 +93,7 @@ review_schema = sa.Table(
 
 # A row no analyst has touched: the batch run may delete it when its account drops out of the queue.
 _UNTOUCHED = sa.and_(
-    review_queue.c.status == "open",
+    review_queue.c.status == ReviewStatus.OPEN.value,
     review_queue.c.reviewed_by.is_(None),
     review_queue.c.reviewed_at.is_(None),
     review_queue.c.note.is_(None),
@@ -203,11 +204,11 @@ def record_verdict(
 ) -> None:
     """Set an analyst's status, name, time (default: now, UTC; naive = UTC) and note on one queued row.
 
-    Raises ReviewDbError for a status outside STATUSES, a missing reviewer, or an
+    Raises ReviewDbError for a status outside REVIEW_STATUSES, a missing reviewer, or an
     (account_id, as_of) that is not in the queue.
     """
-    if status not in STATUSES:
-        raise ReviewDbError(f"unknown review status {status!r}; use one of {', '.join(STATUSES)}")
+    if status not in REVIEW_STATUSES:
+        raise ReviewDbError(f"unknown review status {status!r}; use one of {', '.join(REVIEW_STATUSES)}")
     if not reviewed_by:
         raise ReviewDbError("a verdict needs reviewed_by: the analyst who decided")
     decided = {
@@ -323,7 +324,7 @@ def _queue_rows(as_of: date, queue: pd.DataFrame) -> list[dict]:
             "model_version": str(model),
             "reasons": reasons,
             "ring_id": None if pd.isna(ring) else str(ring),
-            "status": "open",
+            "status": ReviewStatus.OPEN.value,
         }
         for account, s, r, model, reasons, ring in columns
     ]

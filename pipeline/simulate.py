@@ -44,7 +44,8 @@ import numpy as np
 import polars as pl
 import pyarrow.parquet as pq
 
-from pipeline.contract import polars_schema
+from contract.tables import polars_schema
+from contract.values import CANCEL_INITIATORS
 from pipeline.progress import track
 
 log = logging.getLogger("buyer_abuse")
@@ -540,7 +541,6 @@ class _Outcome:
     attempts: dict[str, np.ndarray]
 
 
-INITIATORS = ("buyer", "seller", "logistics", "payment", "platform")
 REASONS = (
     "changed_mind",
     "found_cheaper",
@@ -575,7 +575,11 @@ def _outcomes(
     initiator, reason = np.full(n, -1, np.int8), np.full(n, -1, np.int8)
 
     def cancel(mask, at, who, why):
-        cancelled[mask], initiator[mask], reason[mask] = at[mask] if np.ndim(at) else at, INITIATORS.index(who), why
+        cancelled[mask], initiator[mask], reason[mask] = (
+            at[mask] if np.ndim(at) else at,
+            CANCEL_INITIATORS.index(who),
+            why,
+        )
 
     # Amounts: list price lognormal, discounted under a campaign (and sometimes by a coupon).
     card_testing = plan.behaviour == P["card_testing"]
@@ -842,7 +846,7 @@ def _orders(
                 "shipped_at": _times(start_us, _cut(out.shipped, end)),
                 "delivered_at": _times(start_us, _cut(out.delivered, end)),
                 "cancelled_at": _times(start_us, cancelled),
-                "cancel_initiator": _codes(INITIATORS, np.where(is_cancelled, out.initiator, -1)),
+                "cancel_initiator": _codes(CANCEL_INITIATORS, np.where(is_cancelled, out.initiator, -1)),
                 "cancel_reason": _codes(REASONS, np.where(is_cancelled, out.reason, -1)),
                 "amount_usd": out.amount,
                 "discount_usd": out.discount,

@@ -37,7 +37,7 @@ import pandera.errors
 import polars as pl
 from pandera.api.checks import Check
 
-from pipeline.contract import FOREIGN_KEYS, TABLES, polars_schema
+from contract.tables import FOREIGN_KEYS, TABLES, polars_schema
 from pipeline.errors import ConfigError, InputError, RejectLimitExceeded
 from pipeline.files import write_parquet_atomic
 from pipeline.progress import Stages

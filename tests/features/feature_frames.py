@@ -15,11 +15,11 @@ from itertools import count
 
 import polars as pl
 
+from contract.tables import polars_schema
 from features.context import campaign_context
 from features.history import order_history
 from features.payments import payment_history
 from features.time import known_at
-from pipeline.contract import polars_schema
 
 # The as-of instant of a run `--as-of 2026-03-31`: midnight UTC after that day, exclusive.
 T = datetime(2026, 4, 1, tzinfo=UTC)

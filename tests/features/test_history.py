@@ -9,7 +9,8 @@ from __future__ import annotations
 import pytest
 from feature_frames import DAY, HOUR, MIN, SEC, US, T, buyer_cancel, history_at, orders, utc
 
-from features.history import BUYER_CANCEL_PRIOR, CANCEL_PRIOR, INITIATORS
+from contract.values import CANCEL_INITIATORS as INITIATORS
+from features.history import BUYER_CANCEL_PRIOR, CANCEL_PRIOR
 from features.time import WINDOWS
 
 # -- cancellations by cause and stage ----------------------------------------------------------

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from feature_frames import DAY, HOUR, MIN, US, T, history_at, orders
 
-from features.history import INITIATORS
+from contract.values import CANCEL_INITIATORS as INITIATORS
 from features.time import WINDOWS
 
 REASONS = {

@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 
 from pipeline import analysis, review_db
-from pipeline.contract import polars_schema
+from contract.tables import polars_schema
 from pipeline.errors import InputError
 from pipeline.snapshot import Snapshot
 

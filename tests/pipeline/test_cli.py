@@ -113,7 +113,7 @@ def test_an_unknown_verdict_status_is_a_usage_error(tmp_path, monkeypatch):
     code, _, err = invoke("verdict", "--account", "u1", "--as-of", "2026-03-11", "--status", "guilty", "--by", "ana")
 
     assert code == 2
-    assert "'guilty' is not one of 'confirmed_abuse', 'cleared', 'escalated', 'open'" in one_line(err)
+    assert "'guilty' is not one of 'open', 'confirmed_abuse', 'cleared', 'escalated'" in one_line(err)
 
 
 def test_queue_on_an_empty_review_database_says_so_in_one_line(tmp_path, monkeypatch):

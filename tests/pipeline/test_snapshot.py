@@ -19,7 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from snapshot_market import T0, H, csv, frame
 
-from pipeline.contract import polars_schema
+from contract.tables import polars_schema
 from pipeline.errors import ConfigError, InputError, RejectLimitExceeded
 from pipeline.snapshot import _duplicated, load_snapshot, write_rejects
 

@@ -1,10 +1,11 @@
-"""The input tables of DATA_CONTRACT.md section 1, declared once.
+"""The input tables of a marketplace snapshot (docs/data_contract.md section 1), declared once.
 
-Each table is a pandera ``DataFrameModel`` over polars. The declared field
-types are the types the loader casts to, the field options and the
-``dataframe_check`` methods are the row rules, and ``FOREIGN_KEYS`` lists the
-cross-table rules pandera cannot express on one frame. Everything that reads,
-validates or simulates a snapshot takes its types and rules from here.
+Each table is a pandera ``DataFrameModel`` over polars. The declared field types are the types
+the loader casts to, the field options and the ``dataframe_check`` methods are the row rules,
+and ``FOREIGN_KEYS`` lists the cross-table rules pandera cannot express on one frame. ``TABLES``
+names each table's key and event time, and ``LATER_STATES`` the order states reached after
+placement. Everything that reads, validates, simulates or cuts a snapshot at an instant takes
+its types and rules from here.
 """
 
 from __future__ import annotations
@@ -15,9 +16,7 @@ import pandera.polars as pa
 import polars as pl
 from pandera.engines.polars_engine import DateTime
 
-CANCEL_INITIATORS = ("buyer", "seller", "logistics", "payment", "platform")
-LABELS = ("abuse", "legit")
-ISO_COUNTRY = r"^[A-Z]{2}$"
+from contract.values import CANCEL_INITIATORS, ISO_COUNTRY, LABELS
 
 # Every timestamp is normalised to this type on load: UTC, microseconds.
 UTC = {"time_zone": "UTC", "time_unit": "us"}
@@ -118,23 +117,57 @@ class Labels(_Strict):
 
 @dataclass(frozen=True)
 class Table:
-    """One contract table: its model, the columns that name a row, and whether it must exist."""
+    """One contract table: its model, the columns that name a row, the column that says when
+    the row happened (a row is known at t only if that time is before t), whether it must exist,
+    and what a row is."""
 
     name: str
     model: type[pa.DataFrameModel]
     key: tuple[str, ...]
+    event_time: str
     required: bool
+    about: str
 
 
 TABLES: dict[str, Table] = {
     t.name: t
     for t in (
-        Table("accounts", Accounts, ("account_id",), required=True),
-        Table("orders", Orders, ("order_id",), required=True),
-        Table("payment_attempts", PaymentAttempts, ("attempt_id",), required=True),
-        Table("sessions", Sessions, ("account_id", "device_id", "started_at"), required=False),
-        Table("labels", Labels, ("account_id", "decided_at"), required=False),
+        Table("accounts", Accounts, ("account_id",), "created_at", True, "one row per buyer account"),
+        Table(
+            "orders",
+            Orders,
+            ("order_id",),
+            "placed_at",
+            True,
+            "one row per order, with the time of every state it reached",
+        ),
+        Table("payment_attempts", PaymentAttempts, ("attempt_id",), "attempted_at", True, "one row per payment try"),
+        Table(
+            "sessions",
+            Sessions,
+            ("account_id", "device_id", "started_at"),
+            "started_at",
+            False,
+            "logins that link accounts to devices and networks beyond orders",
+        ),
+        Table(
+            "labels",
+            Labels,
+            ("account_id", "decided_at"),
+            "decided_at",
+            False,
+            "decided outcomes (reviews, chargebacks, policy actions); the latest at or before t is in force at t",
+        ),
     )
+}
+
+# Order states reached after placement, and the columns that only exist once the state is
+# reached: as of t, a state reached at or after t is unset together with its dependants.
+LATER_STATES: dict[str, tuple[str, ...]] = {
+    "paid_at": ("payment_instrument_id",),
+    "shipped_at": (),
+    "delivered_at": (),
+    "cancelled_at": ("cancel_initiator", "cancel_reason"),
 }
 
 # (table, column) must exist in (table, column). Checked after each table's own rules, in
