@@ -1,9 +1,10 @@
 """Figures a person would rather look at than read: PR curves, precision at k, feature
-importance, score distributions. Each function returns a matplotlib Figure (no I/O)."""
+importance, score distributions. Each function returns a matplotlib ``Figure`` that pyplot does
+not track (no I/O, no global state to close): a notebook shows it once, as a cell's value, and
+a caller saves it or lets it go."""
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import numpy as np
 import polars as pl
 from matplotlib.figure import Figure
@@ -13,14 +14,14 @@ from models.evaluate import BASELINES, pr_curve, precision_curve
 
 def pr_figure(frame: pl.DataFrame) -> Figure:
     """Precision-recall of the model and the naive baselines on `frame` (y, score, baselines)."""
-    fig, ax = plt.subplots(figsize=(6, 4.5))
+    fig = Figure(figsize=(6, 4.5), layout="constrained")
+    ax = fig.subplots()
     y = frame["y"].to_numpy()
     for column, style in [("score", "-"), *[(b, "--") for b in BASELINES]]:
         recall, precision = pr_curve(y, frame[column].fill_null(0).to_numpy())
         ax.plot(recall, precision, style, label="model" if column == "score" else f"baseline: {column}")
     ax.set(xlabel="recall", ylabel="precision", title="Precision-recall, validation window", ylim=(0, 1.02))
     ax.legend(loc="upper right")
-    fig.tight_layout()
     return fig
 
 
@@ -28,7 +29,8 @@ def precision_at_k_figure(frame: pl.DataFrame, capacity: int) -> Figure:
     """Precision among the top k for k = 1 .. 3x the positives, with the review capacity marked."""
     y = frame["y"].to_numpy()
     ks = np.arange(1, max(int(3 * y.sum()), capacity, 10) + 1)
-    fig, ax = plt.subplots(figsize=(6, 4.5))
+    fig = Figure(figsize=(6, 4.5), layout="constrained")
+    ax = fig.subplots()
     for column, style in [("score", "-"), *[(b, "--") for b in BASELINES]]:
         ax.plot(
             ks,
@@ -44,26 +46,25 @@ def precision_at_k_figure(frame: pl.DataFrame, capacity: int) -> Figure:
         ylim=(0, 1.02),
     )
     ax.legend(loc="upper right")
-    fig.tight_layout()
     return fig
 
 
 def importance_figure(names: list[str], gains: np.ndarray, top: int = 25) -> Figure:
     order = np.argsort(gains)[::-1][:top][::-1]
-    fig, ax = plt.subplots(figsize=(7, 0.28 * len(order) + 1))
+    fig = Figure(figsize=(7, 0.28 * len(order) + 1), layout="constrained")
+    ax = fig.subplots()
     ax.barh([names[i] for i in order], gains[order])
     ax.set(xlabel="total gain", title=f"Top {len(order)} features by gain")
-    fig.tight_layout()
     return fig
 
 
 def score_figure(scores: np.ndarray, groups: np.ndarray, title: str = "Score distribution") -> Figure:
     """Histogram of scores per group (e.g. abuse vs legit examples, or pattern)."""
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig = Figure(figsize=(6, 4), layout="constrained")
+    ax = fig.subplots()
     bins = np.linspace(0, 1, 41)
     for group in np.unique(groups):
         ax.hist(scores[groups == group], bins=bins, alpha=0.55, label=str(group), density=True)
     ax.set(xlabel="score", ylabel="density", title=title, yscale="log")
     ax.legend()
-    fig.tight_layout()
     return fig
