@@ -112,7 +112,7 @@ def build_features(
     history = pl.concat(per_account, how="diagonal_relaxed")
     del per_account
 
-    facts = account_facts(acc, history, known_abusers(labels_known, acc), t)
+    facts = account_facts(acc, history, known_abusers(labels_known, acc, t), t)
     links = entity_links(view)
     stats = entity_stats(links, facts)
     sharing = entity_sharing(links, stats, facts)

@@ -30,6 +30,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from features.catalogue import Feature, smoothed_rate
+from features.labels import confirmed_abusers
 from features.time import Frame
 
 KINDS = ("device", "card", "address", "net")
@@ -64,16 +65,10 @@ def entity_links(tables: dict[str, Frame | None]) -> pl.DataFrame:
     return pl.concat(parts).unique().sort("kind", "entity_id", "account_id").collect()
 
 
-def known_abusers(labels: pl.DataFrame | None, accounts: pl.DataFrame) -> pl.DataFrame:
-    """account_id, known_abuser: the latest label decided before t is `abuse` (labels already cut at t)."""
-    if labels is None or labels.is_empty():
-        return accounts.select("account_id", known_abuser=pl.lit(False))
-    latest = labels.sort("decided_at", "label").group_by("account_id").agg(pl.col("label").last())
-    return (
-        accounts.select("account_id")
-        .join(latest, on="account_id", how="left")
-        .select("account_id", known_abuser=(pl.col("label") == "abuse").fill_null(False))
-    )
+def known_abusers(labels: pl.DataFrame | None, accounts: pl.DataFrame, t: datetime) -> pl.DataFrame:
+    """account_id, known_abuser: the decision in force at t is abuse (``features.labels``)."""
+    confirmed = confirmed_abusers(labels, t)
+    return accounts.select("account_id", known_abuser=pl.col("account_id").is_in(confirmed))
 
 
 def account_facts(accounts: pl.DataFrame, history: pl.DataFrame, known: pl.DataFrame, t: datetime) -> pl.DataFrame:

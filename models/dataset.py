@@ -23,7 +23,8 @@ from datetime import datetime, timedelta
 import numpy as np
 import polars as pl
 
-from contract.tables import TABLES
+from features.labels import labels_in_force
+from models.population import is_active
 
 
 @dataclass(frozen=True)
@@ -36,21 +37,17 @@ class TrainingConfig:
     unlabelled_weight: float = 0.2
     seed: int = 0
 
+    def validation_window(self, t: datetime) -> tuple[datetime, datetime]:
+        """(cut, valid_from) for training at t: labels decided before `cut` train, those decided
+        from `valid_from` on validate, and those in the gap between are left out."""
+        valid_from = t - timedelta(days=self.valid_days)
+        return valid_from - timedelta(days=self.gap_days), valid_from
+
 
 def snapshot_times(t: datetime, cfg: TrainingConfig) -> list[datetime]:
     """Snapshot instants t, t - cadence, ... back to t - history_days, oldest first."""
     count = cfg.history_days // cfg.cadence_days + 1
     return [t - timedelta(days=cfg.cadence_days * i) for i in reversed(range(count))]
-
-
-def labels_in_force(labels: pl.DataFrame, t: datetime) -> pl.DataFrame:
-    """account_id, label, decided_at: each account's latest decision before t."""
-    return (
-        labels.filter(pl.col(TABLES["labels"].event_time) < t)
-        .sort("decided_at", "label")
-        .group_by("account_id")
-        .agg(pl.col("label").last(), pl.col("decided_at").last())
-    )
 
 
 def attach_snapshots(examples: pl.DataFrame, times: list[datetime]) -> pl.DataFrame:
@@ -67,8 +64,7 @@ def attach_snapshots(examples: pl.DataFrame, times: list[datetime]) -> pl.DataFr
 def split(examples: pl.DataFrame, t: datetime, cfg: TrainingConfig) -> pl.DataFrame:
     """Adds `part`: "train" for examples decided before the cut, "valid" after the gap, None in
     the gap. Presumed-legit examples split by their snapshot time the same way."""
-    valid_from = t - timedelta(days=cfg.valid_days)
-    cut = valid_from - timedelta(days=cfg.gap_days)
+    cut, valid_from = cfg.validation_window(t)
     when = pl.col("decided_at")
     return examples.with_columns(
         part=pl.when(when < cut).then(pl.lit("train")).when(when >= valid_from).then(pl.lit("valid")).otherwise(None)
@@ -86,12 +82,6 @@ def presumed_legit(
         return pool.clear()
     idx = np.random.default_rng(seed).choice(pool.height, size=size, replace=False)
     return pool[np.sort(idx)]
-
-
-def is_active() -> pl.Expr:
-    """Active at the features' instant: an order or a payment attempt in the last 90 days
-    (the lookback window of scoring)."""
-    return (pl.col("orders_90d") > 0) | (pl.col("payment_attempts_90d") > 0)
 
 
 def merge_labels(labels: pl.DataFrame | None, verdicts: pl.DataFrame | None) -> pl.DataFrame | None:
@@ -113,7 +103,7 @@ def training_examples(
         else pl.DataFrame(schema={"account_id": pl.String, "label": pl.String, "decided_at": pl.Datetime("us", "UTC")})
     )
     examples = split(attach_snapshots(in_force, list(snapshots)), t, cfg)
-    cut = t - timedelta(days=cfg.valid_days + cfg.gap_days)
+    cut, _ = cfg.validation_window(t)
     utc = pl.Datetime("us", "UTC")
     parts = []
     for i, (at, features) in enumerate(snapshots.items()):

@@ -29,7 +29,6 @@ from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import networkx as nx
 import numpy as np
 import pandas as pd
@@ -49,10 +48,9 @@ from features.time import as_of_end, known_at
 from models import plots
 from models.dataset import labels_in_force, merge_labels
 from models.evaluate import BASELINES, baseline_scores, ranked, slice_rates
-from pipeline import registry, review_db
+from pipeline import registry, review_db, rundirs
 from pipeline.errors import ConfigError, InputError
 from pipeline.review_db import record_verdict  # re-exported: notebooks record verdicts through the package
-from pipeline.run import RunConfig, is_complete
 from pipeline.snapshot import Snapshot, load_snapshot
 
 __all__ = [
@@ -164,12 +162,12 @@ def run_dir(runs: str | Path, as_of: Day | None = None) -> Path:
     """The complete run directory ``RUNS/as_of=DATE`` of `as_of`, or the latest complete one when None."""
     runs = Path(runs)
     if as_of is None:
-        done = sorted(p for p in runs.glob("as_of=*") if is_complete(p))
+        done = rundirs.complete_runs(runs)
         if not done:
             raise InputError(f"no complete run under {runs.resolve()}; run `buyer-abuse run` first")
         return done[-1]
-    found = RunConfig(data=Path(), as_of=_day(as_of), out=runs).run_dir
-    if not is_complete(found):
+    found = rundirs.run_dir(runs, _day(as_of))
+    if not rundirs.is_complete(found):
         raise InputError(f"no complete run for {_day(as_of)} at {found.resolve()}")
     return found
 
@@ -735,8 +733,7 @@ def feature_importance(tracking_uri: str, alias: str = registry.CHAMPION) -> pd.
     """Gain and split importance of the model with `alias`, most important first, with each
     feature's family and meaning (version in the frame's `attrs["version"]`)."""
     # The package's registry functions read the store from the environment.
-    with _environment(MLFLOW_TRACKING_URI=sqlite_url(tracking_uri)):
-        loaded = registry.load(alias)
+    loaded = registry.load(sqlite_url(tracking_uri), alias)
     booster = loaded.model.booster_
     frame = pd.DataFrame(
         {
@@ -759,7 +756,7 @@ def importance_figure(importance: pd.DataFrame, top: int = 25) -> Figure:
     version = importance.attrs.get("version")
     if version:
         fig.axes[0].set_title(f"{registry.MODEL_NAME} v{version}: top {min(top, len(importance))} features by gain")
-    return _detached(fig)
+    return fig
 
 
 # -- evaluation against the simulator's truth -------------------------------------------------
@@ -898,10 +895,4 @@ def truth_pr_figures(
     pr, at_k = plots.pr_figure(frame), plots.precision_at_k_figure(frame, capacity)
     pr.axes[0].set_title(f"Precision-recall against truth, run of {_day(as_of)}")
     at_k.axes[0].set_title(f"Precision at k against truth, run of {_day(as_of)}")
-    return _detached(pr), _detached(at_k)
-
-
-def _detached(fig: Figure) -> Figure:
-    """A pyplot-made figure taken out of pyplot's care, so a notebook shows it once (as a value)."""
-    plt.close(fig)
-    return fig
+    return pr, at_k

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import click
 from contract.values import REVIEW_STATUSES
 from pipeline.errors import PipelineError
 from pipeline.progress import configure_logging
+from pipeline.settings import ENVIRONMENT, Settings
 
 DIR = click.Path(path_type=Path, file_okay=False)
 DAY = click.DateTime(formats=["%Y-%m-%d"])
@@ -22,7 +24,62 @@ def _day(value) -> date | None:
     return None if value is None else value.date()
 
 
-data_option = click.option("--data", type=DIR, required=True, help="Snapshot directory (DATA_CONTRACT.md section 1).")
+def _setting(*names: str, **kwargs):
+    """An option for a setting: option, else its environment variable, else the default. The
+    default is the one of the working directory the command runs in (`main` passes them in
+    click's default map), and --help shows it."""
+    setting = kwargs.pop("setting")
+    return click.option(*names, setting, envvar=ENVIRONMENT[setting], show_default=True, show_envvar=True, **kwargs)
+
+
+SETTING_OPTIONS = {
+    "review_db": _setting("--review-db", setting="review_db", help="SQLAlchemy URL of the review database."),
+    "tracking_uri": _setting(
+        "--tracking-uri", setting="tracking_uri", help="MLflow tracking store holding the model registry."
+    ),
+    "runs": _setting("--out", setting="runs", type=DIR, help="Run directories RUNS/as_of=DATE/ go here."),
+    "capacity": _setting(
+        "--capacity",
+        setting="capacity",
+        type=click.IntRange(min=1),
+        help="Accounts written to the review queue per run.",
+    ),
+    "reject_limit": _setting(
+        "--reject-limit",
+        setting="reject_limit",
+        type=click.FloatRange(0, 1),
+        help="Largest share of any table that may be rejected before the run stops.",
+    ),
+}
+
+
+def settings(*names: str):
+    """Add the options of the named settings to a command, in this order."""
+
+    def decorate(command):
+        for name in reversed(names):
+            command = SETTING_OPTIONS[name](command)
+        return command
+
+    return decorate
+
+
+def resolved(values: dict) -> Settings:
+    """The Settings of a command from its resolved options (the settings it has no option for
+    keep their defaults); the options are removed from `values`."""
+    chosen = {name: values.pop(name) for name in SETTING_OPTIONS if name in values}
+    return replace(Settings.defaults(Path.cwd()), **chosen)
+
+
+def default_map(defaults: Settings) -> dict[str, dict[str, object]]:
+    """click's default map: each command's setting options with the defaults of `defaults`."""
+    return {
+        name: {p.name: getattr(defaults, p.name) for p in command.params if p.name in SETTING_OPTIONS}
+        for name, command in app.commands.items()
+    }
+
+
+data_option = click.option("--data", type=DIR, required=True, help="Snapshot directory (docs/data_contract.md).")
 as_of_option = click.option(
     "--as-of",
     "as_of",
@@ -30,19 +87,9 @@ as_of_option = click.option(
     required=True,
     help="Date YYYY-MM-DD: everything known up to the end of that UTC day, nothing after.",
 )
-review_db_option = click.option(
-    "--review-db", help="SQLAlchemy URL of the review database [default: sqlite:///review.db]."
-)
-reject_limit_option = click.option(
-    "--reject-limit",
-    type=click.FloatRange(0, 1),
-    default=0.01,
-    show_default=True,
-    help="Largest share of any table that may be rejected before the run stops.",
-)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 120})
 @click.option("--verbose", "-v", is_flag=True, help="Debug logging.")
 def app(verbose: bool) -> None:
     """Find malicious order-then-cancel buyers in a marketplace snapshot."""
@@ -64,7 +111,7 @@ def simulate(out: Path, accounts: int, days: int, seed: int) -> None:
 @app.command()
 @data_option
 @click.option("--out", type=DIR, required=True, help="Directory to write rejects.parquet and summary.json into.")
-@reject_limit_option
+@settings("reject_limit")
 def validate(data: Path, out: Path, reject_limit: float) -> None:
     """Check a snapshot against the data contract; write its rejects and counts."""
     from pipeline.snapshot import load_snapshot, summarize, write_rejects
@@ -88,7 +135,7 @@ def validate(data: Path, out: Path, reject_limit: float) -> None:
     show_default=True,
     help="Process accounts in this many hash buckets (bounded memory; same table).",
 )
-@reject_limit_option
+@settings("reject_limit")
 def features(data: Path, as_of, out: Path, buckets: int, reject_limit: float) -> None:
     """Build the account feature table as of the end of --as-of (one row per account)."""
     from pipeline.featurize import write_features
@@ -99,17 +146,22 @@ def features(data: Path, as_of, out: Path, buckets: int, reject_limit: float) ->
 @app.command()
 @data_option
 @as_of_option
-@review_db_option
-@reject_limit_option
-def train(data: Path, as_of, review_db: str | None, reject_limit: float) -> None:
+@settings("review_db", "tracking_uri", "reject_limit")
+@click.pass_context
+def train(ctx: click.Context, data: Path, as_of, **options) -> None:
     """Train on labels (and analysts' verdicts) in force at --as-of; register; promote if better."""
     from pipeline import review_db as db
     from pipeline.train import train as train_model
 
-    # Analysts' verdicts are labels too: from --review-db, or the default database when it exists.
-    url = review_db or (db.default_url() if Path("review.db").exists() else None)
-    verdicts = db.verdict_labels(db.connect(url)) if url else None
-    result = train_model(data, _day(as_of), verdicts=verdicts, reject_limit=reject_limit)
+    chosen = resolved(options)
+    # Analysts' verdicts are labels too: from the review database, unless it is the default
+    # SQLite file and there is none yet (no run has written a queue).
+    default_and_absent = (
+        ctx.get_parameter_source("review_db") is click.core.ParameterSource.DEFAULT
+        and not Path(chosen.review_db.removeprefix("sqlite:///")).exists()
+    )
+    verdicts = None if default_and_absent else db.verdict_labels(db.connect(chosen.review_db))
+    result = train_model(data, _day(as_of), chosen, verdicts=verdicts)
     m = result.metrics
     click.echo(f"{'model version':<32}{result.version} ({result.alias})")
     for name in (
@@ -122,38 +174,23 @@ def train(data: Path, as_of, review_db: str | None, reject_limit: float) -> None
         click.echo(f"{name:<44}{m[name]:.3f}")
 
 
-def run_options(command):
-    for option in reversed(
-        [
-            data_option,
-            review_db_option,
-            click.option(
-                "--capacity",
-                type=click.IntRange(min=1),
-                default=200,
-                show_default=True,
-                help="Accounts written to the review queue per run.",
-            ),
-            click.option("--out", type=DIR, default=Path("runs"), show_default=True, help="Run directories go here."),
-            reject_limit_option,
-        ]
-    ):
-        command = option(command)
-    return command
+run_settings = settings("review_db", "tracking_uri", "capacity", "runs", "reject_limit")
 
 
 @app.command()
 @as_of_option
-@run_options
-def run(as_of, **options) -> None:
+@data_option
+@run_settings
+def run(as_of, data: Path, **options) -> None:
     """The scheduled batch: validate, features, score with the champion, write the review queue."""
-    from pipeline.run import RunConfig
+    from pipeline import rundirs
     from pipeline.run import run as run_batch
 
-    summary = run_batch(RunConfig(as_of=_day(as_of), **options))
+    chosen = resolved(options)
+    summary = run_batch(data, _day(as_of), chosen)
     click.echo(
         f"scored {summary['scored']:,} accounts, queued {summary['queued']} with {summary['model']}; "
-        f"outputs in {options['out'] / ('as_of=' + summary['as_of'])}"
+        f"outputs in {rundirs.run_dir(chosen.runs, _day(as_of))}"
     )
 
 
@@ -161,21 +198,21 @@ def run(as_of, **options) -> None:
 @click.option("--from", "start", type=DAY, required=True, help="First date YYYY-MM-DD.")
 @click.option("--to", "end", type=DAY, required=True, help="Last date YYYY-MM-DD (inclusive).")
 @click.option("--force", is_flag=True, help="Re-run dates that are already complete.")
-@run_options
-def backfill(start, end, force: bool, **options) -> None:
+@data_option
+@run_settings
+def backfill(start, end, force: bool, data: Path, **options) -> None:
     """Run every date in a range, skipping dates already complete unless --force."""
-    from pipeline.run import RunConfig
     from pipeline.run import backfill as run_range
 
-    for day, outcome in run_range(RunConfig(as_of=_day(start), **options), _day(start), _day(end), force=force):
+    for day, outcome in run_range(data, _day(start), _day(end), resolved(options), force=force):
         click.echo(f"{day}  {outcome}")
 
 
 @app.command()
-@review_db_option
+@settings("review_db")
 @click.option("--as-of", "as_of", type=DAY, help="Scoring date [default: the latest in the table].")
 @click.option("--top", type=click.IntRange(min=1), default=10, show_default=True, help="Rows to show.")
-def queue(review_db: str | None, as_of, top: int) -> None:
+def queue(review_db: str, as_of, top: int) -> None:
     """Show the top of the review queue with the reasons for each account."""
     from pipeline.queue import show_queue
 
@@ -183,24 +220,28 @@ def queue(review_db: str | None, as_of, top: int) -> None:
 
 
 @app.command()
-@review_db_option
+@settings("review_db")
 @click.option("--account", required=True, help="account_id of the queued account.")
 @click.option("--as-of", "as_of", type=DAY, required=True, help="The scoring date of the queue row.")
 @click.option("--status", type=click.Choice(REVIEW_STATUSES), required=True)
 @click.option("--by", "reviewed_by", required=True, help="Who decided.")
 @click.option("--note", help="Free text for the next analyst.")
-def verdict(review_db: str | None, account: str, as_of, status: str, reviewed_by: str, note: str | None) -> None:
+def verdict(review_db: str, account: str, as_of, status: str, reviewed_by: str, note: str | None) -> None:
     """Record an analyst's verdict on a queued account (it becomes a label for training)."""
     from pipeline import review_db as db
 
-    db.record_verdict(db.connect(review_db or db.default_url()), account, _day(as_of), status, reviewed_by, note)
+    db.record_verdict(db.connect(review_db), account, _day(as_of), status, reviewed_by, note)
     click.echo(f"{account} on {_day(as_of)}: {status}")
 
 
 def main() -> None:
     """Entry point: every failure becomes one line on stderr and a non-zero exit."""
+    # MLflow's telemetry stays off unless the environment asks for it.
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    os.environ.setdefault("DO_NOT_TRACK", "true")
     try:
-        code = app.main(prog_name="buyer-abuse", standalone_mode=False)
+        defaults = default_map(Settings.defaults(Path.cwd()))
+        code = app.main(prog_name="buyer-abuse", standalone_mode=False, default_map=defaults)
     except click.exceptions.Exit as exc:
         code = exc.exit_code
     except click.exceptions.NoArgsIsHelpError as exc:  # bare `buyer-abuse`: show the help

@@ -13,8 +13,8 @@ from pipeline import review_db
 from pipeline.errors import PipelineError
 
 
-def show_queue(url: str | None, as_of: date | None, top: int, console: Console | None = None) -> None:
-    engine = review_db.connect(url or review_db.default_url())
+def show_queue(url: str, as_of: date | None, top: int, console: Console | None = None) -> None:
+    engine = review_db.connect(url)
     queue = review_db.read_queue(engine, as_of)
     if queue.empty:
         raise PipelineError(

@@ -1,9 +1,8 @@
 """The MLflow side: tracking runs, the `buyer-abuse` registered model and its aliases.
 
-Tracking location: ``MLFLOW_TRACKING_URI`` when set, as everywhere in MLflow; otherwise a
-SQLite store ``mlflow.db`` in the working directory (artifacts under ``./mlruns``), so a fresh
-checkout trains, registers and scores with no server. Telemetry is switched off unless the
-environment says otherwise.
+Every function takes the tracking store's URI (``Settings.tracking_uri``: ``MLFLOW_TRACKING_URI``,
+else a SQLite store in the working directory, resolved by the CLI), so nothing here depends on
+the environment or the working directory.
 """
 
 from __future__ import annotations
@@ -13,7 +12,6 @@ import os
 import sys
 from contextlib import redirect_stderr
 from dataclasses import dataclass
-from pathlib import Path
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DO_NOT_TRACK", "true")
@@ -36,25 +34,22 @@ class RegistryError(PipelineError):
     """The model registry cannot give what was asked (no champion yet, unreachable store)."""
 
 
-def tracking_uri() -> str:
-    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path.cwd() / 'mlflow.db'}"
-
-
 def _mlflow_chatter_to_stdout() -> redirect_stderr:
     """MLflow prints its progress ("Creating initial MLflow database tables", "Created version
     '2'") on stderr, which carries nothing but the one line of a failure here (pipeline.progress)."""
     return redirect_stderr(sys.stdout)
 
 
-def configure() -> MlflowClient:
-    """Point MLflow at the tracking store and the project's experiment."""
-    mlflow.set_tracking_uri(tracking_uri())
+def configure(uri: str) -> MlflowClient:
+    """Point MLflow at the tracking store `uri` and the project's experiment."""
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
     try:
         with _mlflow_chatter_to_stdout():
             mlflow.set_experiment(EXPERIMENT)
     except MlflowException as exc:
-        raise RegistryError(f"MLflow tracking store {tracking_uri()} is not usable: {exc.message}") from None
-    return MlflowClient()
+        raise RegistryError(f"MLflow tracking store {uri} is not usable: {exc.message}") from None
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
 @dataclass(frozen=True)
@@ -89,14 +84,14 @@ _SIGNATURE_TYPES = {
 }
 
 
-def load(alias: str = CHAMPION) -> RegisteredModel:
-    """`models:/buyer-abuse@<alias>`, with its signature's columns."""
-    client = configure()
+def load(uri: str, alias: str = CHAMPION) -> RegisteredModel:
+    """`models:/buyer-abuse@<alias>` from the store `uri`, with its signature's columns."""
+    client = configure(uri)
     try:
         version = client.get_model_version_by_alias(MODEL_NAME, alias)
     except MlflowException:
         raise RegistryError(
-            f"no model has the alias '{alias}' in the registry at {tracking_uri()}: run `buyer-abuse train` first"
+            f"no model has the alias '{alias}' in the registry at {uri}: run `buyer-abuse train` first"
         ) from None
     uri = f"models:/{MODEL_NAME}@{alias}"
     with _mlflow_chatter_to_stdout():
@@ -134,9 +129,5 @@ def log_json(data: object, name: str) -> None:
 
 
 def log_figure(figure, name: str) -> None:
-    """Log a matplotlib figure in the active run, then close it: pyplot keeps every figure it
-    made open until closed, so each training run would otherwise leak its plots."""
-    import matplotlib.pyplot as plt
-
+    """Log a matplotlib figure in the active run."""
     mlflow.log_figure(figure, name)
-    plt.close(figure)

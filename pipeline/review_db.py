@@ -6,9 +6,8 @@ decisions with :func:`record_verdict`; the next training run reads them back as
 labels with :func:`verdicts`. Re-running a date replaces its scores but never an
 analyst's status, reviewer, time or note.
 
-The database is given as a SQLAlchemy URL. By default it is the SQLite file
-``review.db`` in the working directory (``sqlite:///<workdir>/review.db``, see
-:func:`default_url`); PostgreSQL is the production target
+The database is given as a SQLAlchemy URL (``Settings.review_db``: by default the SQLite file
+``review.db`` in the working directory); PostgreSQL is the production target
 (``postgresql+psycopg://user:password@host:5432/dbname``). Those are the two
 backends supported: writes use their ``INSERT ... ON CONFLICT``. Timestamps come
 back as timezone-aware UTC from both; SQLite, which has no time-zone type, stores
@@ -21,7 +20,6 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
-from pathlib import Path
 
 import pandas as pd
 import polars as pl
@@ -98,11 +96,6 @@ _UNTOUCHED = sa.and_(
     review_queue.c.reviewed_at.is_(None),
     review_queue.c.note.is_(None),
 )
-
-
-def default_url(workdir: Path | None = None) -> str:
-    """The default review database: ``sqlite:///<workdir>/review.db`` (workdir defaults to the current directory)."""
-    return f"sqlite:///{Path(workdir or Path.cwd()).resolve() / 'review.db'}"
 
 
 def connect(url: str) -> sa.Engine:
@@ -272,15 +265,6 @@ def verdict_labels(engine: sa.Engine, until: datetime | None = None) -> pl.DataF
             "source": pl.String,
         },
     )
-
-
-def confirmed_abusers(engine: sa.Engine, until: datetime) -> set[str]:
-    """Accounts whose latest decision at or before `until` is confirmed_abuse: these are not queued again.
-
-    Latest by reviewed_at (ties: the later scoring date); escalated and open rows do not count.
-    """
-    latest = verdicts(engine, until).drop_duplicates("account_id", keep="last")  # verdicts are in time order
-    return set(latest.loc[latest["label"] == "abuse", "account_id"])
 
 
 def _queue_rows(as_of: date, queue: pd.DataFrame) -> list[dict]:

@@ -1,12 +1,13 @@
 """`buyer-abuse run`: the scheduled batch. Validate, build features, score with the champion,
-write the review queue, and leave a complete run directory ``OUT/as_of=DATE/``.
+write the review queue, and leave a complete run directory ``RUNS/as_of=DATE/``
+(``pipeline.rundirs``).
 
 Safety:
 
-* one run per date at a time: a lock file ``OUT/as_of=DATE.lock`` (a second run is refused);
+* one run per date at a time: a lock file beside the run directory (a second run is refused);
 * the review database and the champion are checked before any work, so an unreachable
   database or an empty registry fails in one line having written nothing;
-* outputs are written into ``OUT/.as_of=DATE.partial`` and moved into place only when the
+* outputs are written into a hidden partial directory and moved into place only when the
   review table has been written (one transaction): a run killed at any point leaves the
   previous run directory and review table as they were, and the next run completes.
 """
@@ -16,7 +17,6 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -25,19 +25,22 @@ import polars as pl
 from filelock import FileLock, Timeout
 
 from features.build import build_features
+from features.labels import confirmed_abusers
 from features.time import as_of_end
-from models.dataset import is_active, labels_in_force, merge_labels
+from models.dataset import merge_labels
 from models.drift import PSI_WARN, psi
 from models.estimator import check_columns, predict
 from models.explain import reasons
-from pipeline import registry, review_db
+from models.population import LOOKBACK, is_active
+from models.queue import ranked, review_queue
+from pipeline import registry, review_db, rundirs
 from pipeline.errors import PipelineError
 from pipeline.progress import Stages
+from pipeline.settings import Settings
 from pipeline.snapshot import load_snapshot, summarize, write_rejects
 
 log = logging.getLogger("buyer_abuse")
 
-DEFAULT_CAPACITY = 200  # accounts queued per run: what a small review team clears in a day
 DRIFT_FEATURES = 10  # the champion's most important features compared with the previous run
 
 
@@ -45,62 +48,38 @@ class RunLocked(PipelineError):
     """Another run for the same date holds the lock."""
 
 
-@dataclass(frozen=True)
-class RunConfig:
-    data: Path
-    as_of: date
-    out: Path = Path("runs")
-    review_db: str | None = None  # None: the default SQLite file (review_db.default_url)
-    capacity: int = DEFAULT_CAPACITY
-    reject_limit: float = 0.01
-
-    @property
-    def run_dir(self) -> Path:
-        return self.out / f"as_of={self.as_of.isoformat()}"
-
-
-def is_complete(run_dir: Path) -> bool:
-    return (run_dir / "summary.json").is_file()
-
-
-def run(cfg: RunConfig) -> dict:
+def run(data: Path, as_of: date, settings: Settings) -> dict:
     """Do the whole batch for one date; returns the summary written to summary.json."""
-    cfg.out.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(cfg.out / f"as_of={cfg.as_of.isoformat()}.lock"))
+    settings.runs.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(rundirs.lock_file(settings.runs, as_of)))
     try:
         lock.acquire(timeout=0)
     except Timeout:
         raise RunLocked(
-            f"another run for {cfg.as_of} is in progress (lock {lock.lock_file}); not starting a second"
+            f"another run for {as_of} is in progress (lock {lock.lock_file}); not starting a second"
         ) from None
     try:
-        return _run_locked(cfg)
+        stages = Stages()
+        with stages("connect"):
+            engine = review_db.connect(settings.review_db)
+        try:
+            return _batch(data, as_of, settings, engine, stages)
+        finally:
+            engine.dispose()  # also after a failure: PostgreSQL connections are not left open
     finally:
         lock.release()
 
 
-def _run_locked(cfg: RunConfig) -> dict:
-    stages = Stages()
-    with stages("connect"):
-        engine = review_db.connect(cfg.review_db or review_db.default_url())
-    try:
-        return _batch(cfg, engine, stages)
-    finally:
-        engine.dispose()  # also after a failure: PostgreSQL connections are not left open
-
-
-def _batch(cfg: RunConfig, engine, stages: Stages) -> dict:
-    t = as_of_end(cfg.as_of)
+def _batch(data: Path, as_of: date, settings: Settings, engine, stages: Stages) -> dict:
+    t = as_of_end(as_of)
     with stages("champion"):
-        champion = registry.load(registry.CHAMPION)
+        champion = registry.load(settings.tracking_uri, registry.CHAMPION)
     with stages("validate"):
-        loaded = load_snapshot(cfg.data, reject_limit=cfg.reject_limit)
+        loaded = load_snapshot(data, reject_limit=settings.reject_limit)
         snap = loaded.snapshot
     with stages("features"):
         labels = merge_labels(snap.labels, review_db.verdict_labels(engine, until=t))
-        features = build_features(
-            snap.accounts, snap.orders, snap.payment_attempts, snap.sessions, labels, as_of=cfg.as_of
-        )
+        features = build_features(snap.accounts, snap.orders, snap.payment_attempts, snap.sessions, labels, as_of=as_of)
         try:
             check_columns(features, champion.columns, champion.feature_set_version)
         except ValueError as exc:
@@ -109,30 +88,13 @@ def _batch(cfg: RunConfig, engine, stages: Stages) -> dict:
         active = features.filter(is_active())
         if active.is_empty():
             raise PipelineError(
-                f"no account had an order or a payment attempt in the 90 days before the end of {cfg.as_of} "
+                f"no account had an order or a payment attempt in the {LOOKBACK} before the end of {as_of} "
                 f"({features.height} accounts registered by then): is --as-of right?"
             )
-        scores = (
-            active.select(
-                "account_id", score=pl.Series(predict(champion.model, active, champion.names), dtype=pl.Float64)
-            )
-            .sort(["score", "account_id"], descending=[True, False])
-            .with_row_index("rank", offset=1)
-            .select("account_id", "score", pl.col("rank").cast(pl.Int64))
-        )
-        confirmed = (
-            []
-            if labels is None
-            else labels_in_force(labels, t).filter(pl.col("label") == "abuse")["account_id"].to_list()
-        )
-        # The queue is ranked 1..capacity among the accounts not confirmed as abusers (they are
-        # not queued again); scores.parquet keeps every account's rank in the whole run. Rows of
-        # this date an analyst already worked on stay in the table with refreshed scores.
-        eligible = scores.filter(~pl.col("account_id").is_in(confirmed)).with_columns(
-            rank=pl.int_range(1, pl.len() + 1, dtype=pl.Int64)
-        )
-        touched = review_db.touched_accounts(engine, cfg.as_of)
-        queued = eligible.filter((pl.col("rank") <= cfg.capacity) | pl.col("account_id").is_in(list(touched)))
+        score = pl.Series(predict(champion.model, active, champion.names), dtype=pl.Float64)
+        scores = ranked(active.select("account_id", score=score))
+        touched = review_db.touched_accounts(engine, as_of)
+        queued, excluded = review_queue(scores, confirmed_abusers(labels, t), touched, settings.capacity)
         flagged = queued.join(features, on="account_id").sort("rank")
         queue = flagged.select(
             "account_id",
@@ -143,7 +105,7 @@ def _batch(cfg: RunConfig, engine, stages: Stages) -> dict:
             reasons=pl.Series(reasons(champion.model, flagged, active, champion.names), dtype=pl.String),
         )
 
-    partial = cfg.out / f".{cfg.run_dir.name}.partial"
+    partial = rundirs.partial_dir(settings.runs, as_of)
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
     with stages("write outputs"):
@@ -152,28 +114,28 @@ def _batch(cfg: RunConfig, engine, stages: Stages) -> dict:
         write_rejects(loaded.rejects, partial / "rejects.parquet")
         queue.write_parquet(partial / "queue.parquet")
         summary = {
-            "as_of": cfg.as_of.isoformat(),
+            "as_of": as_of.isoformat(),
             "model": champion.label,
             "review_db": engine.url.render_as_string(hide_password=True),
             "inputs": summarize(loaded),
             "accounts": features.height,
             "scored": scores.height,
-            "capacity": cfg.capacity,
-            "queued": int((queue["rank"] <= cfg.capacity).sum()),
-            "kept_for_analysts": int((queue["rank"] > cfg.capacity).sum()),
-            "already_confirmed_excluded": scores.height - eligible.height,
+            "capacity": settings.capacity,
+            "queued": int((queue["rank"] <= settings.capacity).sum()),
+            "kept_for_analysts": int((queue["rank"] > settings.capacity).sum()),
+            "already_confirmed_excluded": excluded,
             "score_quantiles": _quantiles(scores["score"]),
             "largest_rings": _largest_rings(features, queued),
-            "drift": _drift(cfg, scores, features, champion),
+            "drift": _drift(settings.runs, as_of, scores, features, champion),
             "seconds": stages.seconds,
         }
     # Everything that can fail on its own is done: only now does the review table change, and
     # the run directory appears once it has.
     with stages("review table"):
-        review_db.write_queue(engine, cfg.as_of, queue.to_pandas())
+        review_db.write_queue(engine, as_of, queue.to_pandas())
     summary["seconds"] = stages.seconds
-    (partial / "summary.json").write_text(json.dumps(summary, indent=2))
-    _replace(partial, cfg.run_dir)
+    (partial / rundirs.SUMMARY).write_text(json.dumps(summary, indent=2))
+    _replace(partial, rundirs.run_dir(settings.runs, as_of))
     return summary
 
 
@@ -203,15 +165,12 @@ def _largest_rings(features: pl.DataFrame, queued: pl.DataFrame, top: int = 5) -
     return rings.sort(["size", "ring_id"], descending=[True, False]).head(top).to_dicts()
 
 
-def _previous_run(cfg: RunConfig) -> Path | None:
-    earlier = [p for p in cfg.out.glob("as_of=*") if p.name < cfg.run_dir.name and is_complete(p)]
-    return max(earlier) if earlier else None
-
-
-def _drift(cfg: RunConfig, scores: pl.DataFrame, features: pl.DataFrame, champion: registry.RegisteredModel) -> dict:
+def _drift(
+    runs: Path, as_of: date, scores: pl.DataFrame, features: pl.DataFrame, champion: registry.RegisteredModel
+) -> dict:
     """PSI of the score and of the champion's top features against the previous complete run.
     Best effort: a previous run that cannot be compared is reported, never fatal."""
-    previous = _previous_run(cfg)
+    previous = rundirs.previous_run(runs, as_of)
     if previous is None:
         return {"previous_run": None}
     gains = champion.model.booster_.feature_importance("gain")
@@ -240,19 +199,18 @@ def _drift(cfg: RunConfig, scores: pl.DataFrame, features: pl.DataFrame, champio
     }
 
 
-def backfill(cfg: RunConfig, start: date, end: date, force: bool = False) -> list[tuple[date, str]]:
+def backfill(data: Path, start: date, end: date, settings: Settings, force: bool = False) -> list[tuple[date, str]]:
     """Run every date from `start` to `end` inclusive, skipping complete ones unless `force`."""
     if end < start:
         raise PipelineError(f"--to {end} is before --from {start}")
     done = []
     day = start
     while day <= end:
-        one = RunConfig(cfg.data, day, cfg.out, cfg.review_db, cfg.capacity, cfg.reject_limit)
-        if is_complete(one.run_dir) and not force:
+        if rundirs.is_complete(rundirs.run_dir(settings.runs, day)) and not force:
             log.info("%s already complete, skipped", day)
             done.append((day, "skipped"))
         else:
-            run(one)
+            run(data, day, settings)
             done.append((day, "ran"))
         day += timedelta(days=1)
     return done

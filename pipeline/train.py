@@ -7,7 +7,7 @@ import hashlib
 import logging
 import tempfile
 from dataclasses import asdict, dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 
 import mlflow
@@ -16,11 +16,11 @@ import polars as pl
 import polars.selectors as cs
 
 from features.build import FEATURE_SET_VERSION, build_features, feature_names
+from features.labels import labels_in_force
 from features.time import as_of_end
 from models.dataset import (
     TrainingConfig,
     attach_snapshots,
-    labels_in_force,
     merge_labels,
     snapshot_times,
     split,
@@ -29,9 +29,10 @@ from models.dataset import (
 from models.estimator import ModelConfig, check_columns, feature_frame, fit, predict
 from models.evaluate import baseline_scores, ranking_metrics
 from models.plots import importance_figure, pr_figure, precision_at_k_figure, score_figure
-from models.promotion import promote
+from models.promotion import ChampionState, Comparison, promote
 from pipeline import registry
 from pipeline.progress import Stages, track
+from pipeline.settings import Settings
 from pipeline.snapshot import Snapshot, load_snapshot, summarize, write_rejects
 
 log = logging.getLogger("buyer_abuse")
@@ -43,7 +44,7 @@ class TrainResult:
     version: str
     alias: str
     metrics: dict[str, float]
-    champion_precision_at_k: float | None
+    champion: Comparison
 
 
 def fingerprint(frame: pl.DataFrame) -> str:
@@ -69,17 +70,17 @@ def feature_snapshots(snapshot: Snapshot, labels: pl.DataFrame | None, times: li
 def train(
     data: Path,
     as_of: date,
+    settings: Settings,
     *,
     verdicts: pl.DataFrame | None = None,
     training: TrainingConfig = TrainingConfig(),
     model_cfg: ModelConfig = ModelConfig(),
-    reject_limit: float = 0.01,
 ) -> TrainResult:
     """Train on labels in force at the end of `as_of` (plus analysts' `verdicts`), register the
     model and move `champion` to it only if it beats the current champion (models.promotion)."""
     stages = Stages()
     with stages("validate snapshot"):
-        loaded = load_snapshot(data, reject_limit=reject_limit)
+        loaded = load_snapshot(data, reject_limit=settings.reject_limit)
     snapshot, inputs = loaded.snapshot, summarize(loaded)
     if inputs["rejected_rows"]:
         log.warning(
@@ -122,7 +123,7 @@ def train(
         background = valid_all.with_columns(score=pl.Series(predict(model, valid_all, names)))
         metrics["precision_at_k_with_presumed_legit"] = ranking_metrics(background, k)["precision_at_k"]
 
-    registry.configure()
+    registry.configure(settings.tracking_uri)
     with stages("log and register"), mlflow.start_run(run_name=f"train as of {as_of}") as run:
         mlflow.log_params(
             {
@@ -163,8 +164,7 @@ def train(
         registry.log_figure(
             importance_figure(names, model.booster_.feature_importance("gain")), "plots/feature_importance.png"
         )
-        valid_from = t - timedelta(days=training.valid_days)
-        cut = valid_from - timedelta(days=training.gap_days)
+        cut, valid_from = training.validation_window(t)
         version = registry.log_model(
             model,
             feature_frame(train_set.head(50), names),
@@ -174,14 +174,12 @@ def train(
                 "labels_before": cut.isoformat(),
             },
         )
-        champion_p = champion_precision(valid, k, valid_from=valid_from)
-        alias = registry.CHAMPION if promote(metrics["precision_at_k"], champion_p) else registry.CHALLENGER
+        champion = compare_champion(settings.tracking_uri, valid, k, valid_from)
+        alias = registry.CHAMPION if promote(metrics["precision_at_k"], champion) else registry.CHALLENGER
         registry.set_alias(version, alias)
-        mlflow.set_tags({"alias": alias, "registered_version": version})
-        if champion_p is not None and np.isfinite(champion_p):
-            mlflow.log_metric("champion_precision_at_k", champion_p)
-        elif champion_p is not None:
-            mlflow.set_tag("champion_comparison", "champion trained on labels inside this window: not compared")
+        mlflow.set_tags({"alias": alias, "registered_version": version, "champion_comparison": champion.state.value})
+        if champion.state is ChampionState.COMPARED and np.isfinite(champion.precision):
+            mlflow.log_metric("champion_precision_at_k", champion.precision)
     log.info(
         "registered %s version %s as %s (precision at k=%d: %.3f; champion: %s)",
         registry.MODEL_NAME,
@@ -189,9 +187,9 @@ def train(
         alias,
         k,
         metrics["precision_at_k"],
-        "none" if champion_p is None else f"{champion_p:.3f}",
+        f"{champion.precision:.3f}" if champion.state is ChampionState.COMPARED else champion.state.value,
     )
-    return TrainResult(run.info.run_id, version, alias, metrics, champion_p)
+    return TrainResult(run.info.run_id, version, alias, metrics, champion)
 
 
 def _labels_without_features(labels: pl.DataFrame | None, examples: pl.DataFrame, t, training: TrainingConfig) -> int:
@@ -207,27 +205,23 @@ def _in_gap(attached: pl.DataFrame, t, training: TrainingConfig) -> int:
     return split(attached, t, training).filter(pl.col("part").is_null()).height
 
 
-def champion_precision(valid: pl.DataFrame, k: int, valid_from=None) -> float | None:
-    """The current champion re-scored on the same validation window; None when there is no
-    champion or it cannot score the current feature set (the new model then takes the alias);
-    +inf when the champion was trained on labels decided inside the window (a later training
-    date): no fair comparison, so the champion keeps its alias."""
+def compare_champion(uri: str, valid: pl.DataFrame, k: int, valid_from: datetime) -> Comparison:
+    """The current champion judged on the candidate's validation window (models.promotion):
+    absent when there is none or it cannot score the current feature set; not comparable when
+    it was trained on labels decided inside the window (a later training date); otherwise its
+    precision at k there (NaN on an empty window)."""
     try:
-        champion = registry.load(registry.CHAMPION)
+        champion = registry.load(uri, registry.CHAMPION)
         check_columns(valid, champion.columns, champion.feature_set_version)
     except (registry.RegistryError, ValueError) as exc:
         log.info("no comparable champion (%s)", exc)
-        return None
+        return Comparison(ChampionState.ABSENT, reason=str(exc))
     seen_until = champion.tags.get("labels_before")
-    if valid_from is not None and seen_until and datetime.fromisoformat(seen_until) > valid_from:
-        log.warning(
-            "the champion (%s) was trained on labels decided up to %s, inside this validation window: "
-            "it keeps the alias",
-            champion.label,
-            seen_until,
-        )
-        return float("inf")
+    if seen_until and datetime.fromisoformat(seen_until) > valid_from:
+        reason = f"trained on labels decided up to {seen_until}, inside this validation window"
+        log.warning("the champion (%s) was %s: it keeps the alias", champion.label, reason)
+        return Comparison(ChampionState.NOT_COMPARABLE, reason=reason)
     if not valid.height:
-        return float("nan")
+        return Comparison(ChampionState.COMPARED)
     scored = valid.with_columns(score=pl.Series(predict(champion.model, valid, champion.names)))
-    return ranking_metrics(scored, k)["precision_at_k"]
+    return Comparison(ChampionState.COMPARED, ranking_metrics(scored, k)["precision_at_k"])

@@ -52,7 +52,7 @@ def history_of(**per_account: tuple[int, ...]) -> pl.DataFrame:
 def facts_of(acc: pl.DataFrame, history: pl.DataFrame | None = None, label_rows: pl.DataFrame | None = None, t=T):
     """account_facts as build_features makes them: labels cut at t before deciding who is in force."""
     history = history_of() if history is None else history
-    known = known_abusers(None if label_rows is None else known_at("labels", label_rows, t), acc)
+    known = known_abusers(None if label_rows is None else known_at("labels", label_rows, t), acc, t)
     return account_facts(acc, history, known, t)
 
 
@@ -126,9 +126,9 @@ def test_the_latest_label_decided_before_t_is_in_force():
         dict(account_id="d", label="legit", decided_at=T - 10 * DAY),
         dict(account_id="d", label="abuse", decided_at=T - US),  # confirmed later
     )
-    got = known_abusers(known_at("labels", given, T), acc)
+    got = known_abusers(known_at("labels", given, T), acc, T)
     assert dict(got.iter_rows()) == {"a": True, "b": False, "c": False, "d": True, "e": False}
-    assert dict(known_abusers(None, acc).iter_rows()) == dict.fromkeys("abcde", False)
+    assert dict(known_abusers(None, acc, T).iter_rows()) == dict.fromkeys("abcde", False)
 
 
 # -- entity figures and sharing ----------------------------------------------------------------

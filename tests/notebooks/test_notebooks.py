@@ -12,7 +12,7 @@ import ast
 import json
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -98,7 +98,8 @@ class Market:
 @pytest.fixture(scope="module")
 def market(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Market]:
     """A 3,000-account, 70-day market, a registered champion and one complete nightly run."""
-    from pipeline.run import RunConfig, run
+    from pipeline.run import run
+    from pipeline.settings import Settings
     from pipeline.simulate import MarketConfig, write_market
     from pipeline.train import train
 
@@ -109,9 +110,9 @@ def market(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Market]:
         mp.setenv("MLFLOW_TRACKING_URI", market.tracking_uri)
         mp.chdir(root)  # MLflow puts ./mlruns beside the working directory
         write_market(cfg, root / "market")
-        train(root / "market", market.as_of)
-        run(RunConfig(data=root / "market", as_of=market.as_of, out=root / "runs", review_db=market.review_db,
-                      capacity=market.capacity))
+        settings = replace(Settings.defaults(root), capacity=market.capacity)
+        train(root / "market", market.as_of, settings)
+        run(root / "market", market.as_of, settings)
         # A kernel running this interpreter, found before any other through JUPYTER_PATH.
         spec = root / "jupyter" / "kernels" / KERNEL
         spec.mkdir(parents=True)

@@ -1,5 +1,5 @@
 """Fixtures: for the snapshot tests a fresh valid market per test and a writer of snapshot
-directories; for the end-to-end tests one simulated market per session."""
+directories; for the end-to-end tests one simulated market and one trained champion per session."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from e2e import MARKET
+from e2e import AS_OF, MARKET, Champion, settings_in
 from snapshot_market import frame, valid_market
 
 from pipeline.simulate import write_market
@@ -20,6 +20,19 @@ def market(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("market")
     write_market(MARKET, out)
     return out
+
+
+@pytest.fixture(scope="session")
+def champion(market: Path, tmp_path_factory: pytest.TempPathFactory) -> Champion:
+    """A registry whose version 1, trained on `market` as of AS_OF, is the champion; tests only read it."""
+    from pipeline.train import train
+
+    home = tmp_path_factory.mktemp("registry")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(home)  # MLflow puts the artifacts of a new experiment under the working directory
+        trained = train(market, AS_OF, settings_in(home))
+    assert (trained.version, trained.alias) == ("1", "champion")
+    return Champion(home, settings_in(home).tracking_uri, trained)
 
 
 @pytest.fixture

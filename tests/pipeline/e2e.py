@@ -10,6 +10,7 @@ import io
 import logging
 import sys
 from contextlib import redirect_stderr, redirect_stdout
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 from unittest import mock
@@ -17,13 +18,29 @@ from unittest import mock
 import pytest
 
 from pipeline.cli import main
+from pipeline.settings import Settings
 from pipeline.simulate import MarketConfig
+from pipeline.train import TrainResult
 
 # The market every end-to-end test runs on (simulated once per session by conftest's `market`):
 # small enough for seconds per training, with abuse labels on both sides of the validation cut.
 MARKET = MarketConfig(accounts=4000, days=70, seed=2)
 AS_OF = MARKET.start + timedelta(days=MARKET.days - 1)  # the market's last day, 2026-03-11
 LOG = logging.getLogger("buyer_abuse")
+
+
+@dataclass(frozen=True)
+class Champion:
+    """A registry (MLflow store in `home`, at `uri`) whose version 1 is the champion."""
+
+    home: Path
+    uri: str
+    trained: TrainResult
+
+
+def settings_in(home: Path, **changes: object) -> Settings:
+    """The default settings of working directory `home`, with `changes`."""
+    return replace(Settings.defaults(home), **changes)
 
 
 def use_store(mp: pytest.MonkeyPatch, home: Path) -> str:

@@ -16,7 +16,8 @@ import pytest
 from e2e import AS_OF, MARKET, invoke, one_line
 
 from features.build import feature_names
-from pipeline.review_db import connect, default_url, read_queue
+from pipeline.review_db import connect, read_queue
+from pipeline.settings import Settings
 
 LOG = logging.getLogger("buyer_abuse")
 COMMANDS = {
@@ -173,7 +174,7 @@ def test_simulate_train_and_run_leave_their_outputs(in_home):
 
 @pytest.mark.slow
 def test_queue_prints_the_top_rows_with_their_reasons(in_home):
-    queue = read_queue(connect(default_url(in_home)), AS_OF)
+    queue = read_queue(connect(Settings.defaults(in_home).review_db), AS_OF)
 
     code, out, err = invoke("queue", "--top", 3)
 

@@ -9,13 +9,14 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import pandas as pd
+import polars as pl
 import pytest
 import sqlalchemy as sa
 
+from features.labels import confirmed_abusers
 from pipeline import review_db
 from pipeline.errors import ReviewDbError
 from pipeline.review_db import (
-    confirmed_abusers,
     connect,
     read_queue,
     record_verdict,
@@ -157,7 +158,7 @@ def test_record_verdict_defaults_to_now_in_utc(engine):
     assert before <= row(engine, "a")["reviewed_at"] <= datetime.now(UTC)
 
 
-def test_latest_decision_wins_in_confirmed_abusers(engine):
+def test_verdicts_read_back_as_labels_make_the_latest_decision_the_one_in_force(engine):
     write_queue(engine, DAY, queue({"a": 0.9, "b": 0.8, "c": 0.7}))
     write_queue(engine, NEXT_DAY, queue({"a": 0.9}))
     record_verdict(engine, "a", DAY, "confirmed_abuse", "ana", reviewed_at=T1)
@@ -165,10 +166,11 @@ def test_latest_decision_wins_in_confirmed_abusers(engine):
     record_verdict(engine, "b", DAY, "confirmed_abuse", "ana", reviewed_at=T3)
     record_verdict(engine, "c", DAY, "escalated", "ana", reviewed_at=T1)
 
-    assert confirmed_abusers(engine, until=T1) == {"a"}
-    assert confirmed_abusers(engine, until=T2) == set()  # cleared after being confirmed
-    assert confirmed_abusers(engine, until=T3) == {"b"}
-    assert confirmed_abusers(engine, until=T1 - timedelta(seconds=1)) == set()
+    labels, after = pl.from_pandas(verdicts(engine)), timedelta(seconds=1)
+    assert confirmed_abusers(labels, T1 + after) == ["a"]
+    assert confirmed_abusers(labels, T2 + after) == []  # cleared after being confirmed
+    assert confirmed_abusers(labels, T3 + after) == ["b"]
+    assert confirmed_abusers(labels, T1) == []  # a decision is in force only after it is made
 
 
 @pytest.mark.parametrize(
@@ -281,10 +283,3 @@ def test_connect_refuses_an_unusable_url_in_one_line(url, message):
     with pytest.raises(ReviewDbError, match=message) as refused:
         connect(url)
     assert "\n" not in str(refused.value) and ":pw@" not in str(refused.value)
-
-
-def test_default_url_is_review_db_in_the_working_directory(tmp_path, monkeypatch):
-    assert review_db.default_url(tmp_path) == f"sqlite:///{tmp_path.resolve()}/review.db"
-    monkeypatch.chdir(tmp_path)
-    connect(review_db.default_url()).dispose()
-    assert (tmp_path / "review.db").exists()

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import socket
-from dataclasses import dataclass
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -15,20 +15,21 @@ import numpy as np
 import polars as pl
 import pytest
 import sqlalchemy as sa
-from e2e import AS_OF, invoke, one_line, use_store
+from e2e import AS_OF, Champion, invoke, one_line, settings_in, use_store
 from filelock import FileLock
 from mlflow.tracking import MlflowClient
 from pandas.testing import assert_frame_equal
 
 import pipeline.run
 import pipeline.train
+from features.labels import labels_in_force
 from features.time import as_of_end
-from models.dataset import labels_in_force
 from models.drift import PSI_WARN
 from pipeline import review_db
 from pipeline.review_db import connect, read_queue, record_verdict
-from pipeline.run import DEFAULT_CAPACITY, DRIFT_FEATURES, RunConfig, RunLocked, backfill, is_complete, run
-from pipeline.train import TrainResult, train
+from pipeline.run import DRIFT_FEATURES, RunLocked, backfill, run
+from pipeline.rundirs import is_complete
+from pipeline.settings import DEFAULT_CAPACITY, Settings
 
 pytestmark = pytest.mark.slow
 
@@ -40,24 +41,6 @@ STAGES = ["connect", "champion", "validate", "features", "score", "write outputs
 LOG = logging.getLogger("buyer_abuse")
 
 
-@dataclass(frozen=True)
-class Champion:
-    home: Path
-    uri: str
-    trained: TrainResult
-
-
-@pytest.fixture(scope="module")
-def champion(market: Path, tmp_path_factory: pytest.TempPathFactory) -> Champion:
-    """A registry whose version 1, trained as of AS_OF, is the champion; tests only read it."""
-    home = tmp_path_factory.mktemp("registry")
-    with pytest.MonkeyPatch.context() as mp:
-        uri = use_store(mp, home)
-        trained = train(market, AS_OF)
-    assert (trained.version, trained.alias) == ("1", "champion")
-    return Champion(home, uri, trained)
-
-
 @pytest.fixture
 def workdir(champion: Champion, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The test's working directory (default review.db and runs/), scoring with the module's champion."""
@@ -66,8 +49,15 @@ def workdir(champion: Champion, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     return tmp_path
 
 
-def batch(market: Path, day: date, url: str | None, out: Path, capacity: int = 30) -> dict:
-    return run(RunConfig(market, day, out=out, review_db=url, capacity=capacity))
+@pytest.fixture
+def settings(workdir: Path, champion: Champion) -> Settings:
+    """The default settings of the test's working directory, scoring with the module's champion."""
+    return settings_in(workdir, tracking_uri=champion.uri)
+
+
+def batch(settings: Settings, market: Path, day: date, url: str | None, out: Path, capacity: int = 30) -> dict:
+    changes = {"runs": out, "capacity": capacity} | ({} if url is None else {"review_db": url})
+    return run(market, day, replace(settings, **changes))
 
 
 def morning_after(day: date) -> datetime:
@@ -102,8 +92,8 @@ def summary_of(out: Path, day: date) -> dict:
 # -- issue 4: the batch scores every active account and queues the top with reasons -----------
 
 
-def test_run_scores_every_active_account_and_queues_the_top_with_reasons(market, workdir):
-    summary = run(RunConfig(market, AS_OF, out=workdir / "runs"))  # default review database and capacity
+def test_run_scores_every_active_account_and_queues_the_top_with_reasons(market, workdir, settings):
+    summary = batch(settings, market, AS_OF, None, workdir / "runs", DEFAULT_CAPACITY)  # the default review database
 
     run_dir = workdir / "runs" / f"as_of={AS_OF}"
     assert sorted(p.name for p in run_dir.iterdir()) == [
@@ -121,7 +111,7 @@ def test_run_scores_every_active_account_and_queues_the_top_with_reasons(market,
     assert set(scores["account_id"]) == active_accounts(market, AS_OF)
     assert scores["account_id"].is_unique().all()
 
-    queue = read_queue(connect(review_db.default_url(workdir)), AS_OF)
+    queue = read_queue(connect(settings_in(workdir).review_db), AS_OF)
     confirmed = confirmed_in_snapshot(market, AS_OF)
     assert summary["model"] == "buyer-abuse/1"
     assert len(queue) == summary["queued"] == DEFAULT_CAPACITY
@@ -155,15 +145,15 @@ def test_a_feature_table_unlike_the_models_signature_is_refused(market, workdir,
     assert code == 1
     assert one_line(err) == f"feature table does not match the model's signature: {reason} (model buyer-abuse/1)"
     assert [p.name for p in (workdir / "runs").iterdir() if not p.name.endswith(".lock")] == []
-    assert read_queue(connect(review_db.default_url(workdir))).empty
+    assert read_queue(connect(settings_in(workdir).review_db)).empty
 
 
 # -- issue 5: re-runs, verdicts, crashes, locks, backfill, summary -----------------------------
 
 
-def test_a_rerun_replaces_scores_but_keeps_every_verdict_and_note(market, workdir, review_url):
+def test_a_rerun_replaces_scores_but_keeps_every_verdict_and_note(market, workdir, review_url, settings):
     out = workdir / "runs"
-    batch(market, EARLY, review_url, out, capacity=30)
+    batch(settings, market, EARLY, review_url, out, capacity=30)
     engine = connect(review_url)
     first = read_queue(engine, EARLY)
     top, second, beyond = first["account_id"][0], first["account_id"][1], first["account_id"][24]
@@ -183,7 +173,7 @@ def test_a_rerun_replaces_scores_but_keeps_every_verdict_and_note(market, workdi
     with engine.begin() as conn:
         conn.execute(sa.update(review_db.review_queue).values(score=0.0, model_version="buyer-abuse/0"))
 
-    summary = batch(market, EARLY, review_url, out, capacity=20)
+    summary = batch(settings, market, EARLY, review_url, out, capacity=20)
 
     again = read_queue(engine, EARLY)
     # The new top 20, plus the escalated account beyond it: a row an analyst touched is never deleted.
@@ -208,16 +198,16 @@ def test_a_rerun_replaces_scores_but_keeps_every_verdict_and_note(market, workdi
     engine.dispose()
 
 
-def test_a_confirmed_account_is_not_queued_again_the_next_day(market, workdir, review_url):
+def test_a_confirmed_account_is_not_queued_again_the_next_day(market, workdir, review_url, settings):
     out = workdir / "runs"
-    batch(market, EARLY, review_url, out, capacity=30)
+    batch(settings, market, EARLY, review_url, out, capacity=30)
     engine = connect(review_url)
     first = read_queue(engine, EARLY)
     confirmed, cleared = first["account_id"][0], first["account_id"][1]
     record_verdict(engine, confirmed, EARLY, "confirmed_abuse", "ana", reviewed_at=morning_after(EARLY))
     record_verdict(engine, cleared, EARLY, "cleared", "ana", reviewed_at=morning_after(EARLY))
 
-    summary = batch(market, EARLY + DAY, review_url, out, capacity=30)
+    summary = batch(settings, market, EARLY + DAY, review_url, out, capacity=30)
 
     next_queue = read_queue(engine, EARLY + DAY)
     ranks = dict(scores_of(out, EARLY + DAY).select("account_id", "rank").iter_rows())
@@ -230,8 +220,8 @@ def test_a_confirmed_account_is_not_queued_again_the_next_day(market, workdir, r
     engine.dispose()
 
 
-def test_the_next_training_learns_from_the_verdicts(market, workdir, review_url, champion, monkeypatch):
-    batch(market, EARLY, review_url, workdir / "runs", capacity=30)
+def test_the_next_training_learns_from_the_verdicts(market, workdir, review_url, champion, monkeypatch, settings):
+    batch(settings, market, EARLY, review_url, workdir / "runs", capacity=30)
     engine = connect(review_url)
     ever_labelled = set(pl.read_parquet(market / "labels.parquet")["account_id"])
     unlabelled = [a for a in read_queue(engine, EARLY)["account_id"] if a not in ever_labelled][:3]
@@ -280,10 +270,12 @@ CRASHES = {
 
 
 @pytest.mark.parametrize("stage", CRASHES)
-def test_a_run_killed_midway_leaves_the_previous_run_and_the_next_run_completes(market, workdir, review_url, stage):
+def test_a_run_killed_midway_leaves_the_previous_run_and_the_next_run_completes(
+    market, workdir, review_url, stage, settings
+):
     out = workdir / "runs"
     run_dir = out / f"as_of={EARLY}"
-    batch(market, EARLY, review_url, out, capacity=30)
+    batch(settings, market, EARLY, review_url, out, capacity=30)
     engine = connect(review_url)
     account = read_queue(engine, EARLY)["account_id"][0]
     record_verdict(engine, account, EARLY, "escalated", "ana", note="look again", reviewed_at=morning_after(EARLY))
@@ -293,7 +285,7 @@ def test_a_run_killed_midway_leaves_the_previous_run_and_the_next_run_completes(
     with pytest.MonkeyPatch.context() as mp:
         CRASHES[stage](mp)
         with pytest.raises(RuntimeError, match="killed"):
-            batch(market, EARLY, review_url, out, capacity=20)
+            batch(settings, market, EARLY, review_url, out, capacity=20)
 
     assert {p.name: p.read_bytes() for p in run_dir.iterdir()} == files_before
     if stage == "moving the run directory":  # the table was already committed: the new queue, whole
@@ -301,47 +293,47 @@ def test_a_run_killed_midway_leaves_the_previous_run_and_the_next_run_completes(
     else:
         assert_frame_equal(read_queue(engine), table_before)
 
-    batch(market, EARLY, review_url, out, capacity=20)
+    batch(settings, market, EARLY, review_url, out, capacity=20)
 
     assert summary_of(out, EARLY)["queued"] == 20
     assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []  # no partial or old directory left
     # The same review table and scores as a run that was never interrupted.
     reference_url, reference_out = f"sqlite:///{workdir / 'reference.db'}", workdir / "reference"
-    batch(market, EARLY, reference_url, reference_out, capacity=30)
+    batch(settings, market, EARLY, reference_url, reference_out, capacity=30)
     reference = connect(reference_url)
     record_verdict(reference, account, EARLY, "escalated", "ana", note="look again", reviewed_at=morning_after(EARLY))
-    batch(market, EARLY, reference_url, reference_out, capacity=20)
+    batch(settings, market, EARLY, reference_url, reference_out, capacity=20)
     assert_frame_equal(read_queue(engine), read_queue(reference))
     assert scores_of(out, EARLY).equals(scores_of(reference_out, EARLY))
     engine.dispose()
     reference.dispose()
 
 
-def test_a_second_run_for_the_same_date_is_refused(market, workdir):
+def test_a_second_run_for_the_same_date_is_refused(market, workdir, settings):
     out = workdir / "runs"
     out.mkdir()
     held = FileLock(str(out / f"as_of={AS_OF}.lock"))
 
     with held.acquire(timeout=0):
         with pytest.raises(RunLocked, match=f"^another run for {AS_OF} is in progress"):
-            run(RunConfig(market, AS_OF, out=out))
+            batch(settings, market, AS_OF, None, out, DEFAULT_CAPACITY)
         code, _, err = invoke("run", "--data", market, "--as-of", AS_OF, "--out", out)
         assert code == 1
         assert one_line(err).startswith(f"another run for {AS_OF} is in progress")
         assert held.is_locked
         assert not (out / f"as_of={AS_OF}").exists()
         assert not (workdir / "review.db").exists()  # refused before touching the database
-        run(RunConfig(market, AS_OF - DAY, out=out))  # another date is not held up
+        batch(settings, market, AS_OF - DAY, None, out, DEFAULT_CAPACITY)  # another date is not held up
         assert is_complete(out / f"as_of={AS_OF - DAY}")
 
-    run(RunConfig(market, AS_OF, out=out))
+    batch(settings, market, AS_OF, None, out, DEFAULT_CAPACITY)
     assert is_complete(out / f"as_of={AS_OF}")
 
 
-def test_backfill_runs_each_date_once_and_force_runs_again(market, workdir, review_url):
+def test_backfill_runs_each_date_once_and_force_runs_again(market, workdir, review_url, settings):
     out = workdir / "runs"
     days = [AS_OF - 6 * DAY + i * DAY for i in range(7)]
-    ran = backfill(RunConfig(market, days[0], out=out, review_db=review_url, capacity=20), days[0], days[-1])
+    ran = backfill(market, days[0], days[-1], replace(settings, runs=out, review_db=review_url, capacity=20))
 
     assert ran == [(day, "ran") for day in days]
     assert all(is_complete(out / f"as_of={day}") for day in days)
@@ -397,15 +389,15 @@ def test_without_a_champion_the_run_fails_in_one_line_and_writes_nothing(market,
     assert [p.name for p in (tmp_path / "runs").iterdir() if not p.name.endswith(".lock")] == []
 
 
-def test_the_summary_has_counts_stages_model_quantiles_queue_rings_and_drift(market, workdir):
+def test_the_summary_has_counts_stages_model_quantiles_queue_rings_and_drift(market, workdir, settings):
     out = workdir / "runs"
-    first = batch(market, AS_OF - DAY, None, out, capacity=50)
-    summary = batch(market, AS_OF, None, out, capacity=50)
+    first = batch(settings, market, AS_OF - DAY, None, out, capacity=50)
+    summary = batch(settings, market, AS_OF, None, out, capacity=50)
 
     assert summary_of(out, AS_OF) == summary
     assert first["drift"] == {"previous_run": None}
     scores, features = scores_of(out, AS_OF), pl.read_parquet(out / f"as_of={AS_OF}" / "features.parquet")
-    queue = read_queue(connect(review_db.default_url(workdir)), AS_OF)
+    queue = read_queue(connect(settings_in(workdir).review_db), AS_OF)
     rows = json.loads((market / "market.json").read_text())["rows"]
 
     assert summary["as_of"] == AS_OF.isoformat()

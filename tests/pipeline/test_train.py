@@ -14,18 +14,19 @@ import matplotlib.pyplot as plt
 import mlflow
 import polars as pl
 import pytest
-from e2e import AS_OF, MARKET, use_store
+from e2e import AS_OF, MARKET, settings_in, use_store
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 import pipeline.train
 from features.build import FEATURE_SET_VERSION, feature_names
+from features.labels import labels_in_force
 from features.time import as_of_end
-from models.dataset import TrainingConfig, labels_in_force, split
-from models.promotion import promote
+from models.dataset import TrainingConfig, split
+from models.promotion import ChampionState, promote
 from pipeline import registry
 from pipeline.registry import CHALLENGER, CHAMPION, MODEL_NAME, RegisteredModel, RegistryError
-from pipeline.train import TrainResult, champion_precision, fingerprint, train
+from pipeline.train import TrainResult, compare_champion, train
 
 PLOTS = {
     "plots/pr_curve.png",
@@ -49,15 +50,15 @@ def trained_twice(market: Path, tmp_path_factory: pytest.TempPathFactory) -> Tra
     home = tmp_path_factory.mktemp("registry")
     with pytest.MonkeyPatch.context() as mp:
         use_store(mp, home)
-        first = train(market, AS_OF)
-        second = train(market, AS_OF)
+        first = train(market, AS_OF, settings_in(home))
+        second = train(market, AS_OF, settings_in(home))
     return TrainedTwice(home, first, second)
 
 
 @pytest.fixture
 def client(trained_twice: TrainedTwice, monkeypatch: pytest.MonkeyPatch) -> MlflowClient:
     uri = use_store(monkeypatch, trained_twice.home)
-    registry.configure()
+    registry.configure(uri)
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
@@ -83,7 +84,7 @@ def test_the_market_has_abuse_labels_on_both_sides_of_the_gap(market):
 def test_the_first_train_registers_version_1_as_champion(trained_twice, client):
     first = trained_twice.first
 
-    assert (first.version, first.alias, first.champion_precision_at_k) == ("1", CHAMPION, None)
+    assert (first.version, first.alias, first.champion.state) == ("1", CHAMPION, ChampionState.ABSENT)
     assert alias_version(client, CHAMPION) == "1"
     assert first.metrics["positives"] > 0
     assert 0 <= first.metrics["precision_at_k"] <= 1
@@ -138,7 +139,7 @@ def test_the_registered_version_has_a_signature_of_every_feature(trained_twice, 
     assert [c.name for c in signature.inputs.inputs] == feature_names()
     assert {c.type.name for c in signature.inputs.inputs} == {"double"}
     assert signature.outputs is not None
-    champion = registry.load(CHAMPION)
+    champion = registry.load(settings_in(trained_twice.home).tracking_uri, CHAMPION)
     assert (champion.version, champion.label) == ("1", f"{MODEL_NAME}/1")
     assert champion.columns == dict.fromkeys(feature_names(), "Float64")
 
@@ -151,12 +152,12 @@ def test_a_second_train_that_does_not_beat_the_champion_is_challenger(trained_tw
 
     assert second.version == "2"
     # The champion was re-scored on the candidate's validation window, and both figures were logged ...
-    assert logged["champion_precision_at_k"] == pytest.approx(second.champion_precision_at_k)
+    assert logged["champion_precision_at_k"] == pytest.approx(second.champion.precision)
     assert logged["precision_at_k"] == pytest.approx(second.metrics["precision_at_k"])
     # ... and the alias follows them: champion only when strictly better.
     assert second.alias == (CHAMPION if logged["precision_at_k"] > logged["champion_precision_at_k"] else CHALLENGER)
     # Same data, same (deterministic) model: a tie, which keeps the champion.
-    assert second.champion_precision_at_k == pytest.approx(first.metrics["precision_at_k"])
+    assert second.champion.precision == pytest.approx(first.metrics["precision_at_k"])
     assert second.metrics["precision_at_k"] == pytest.approx(first.metrics["precision_at_k"])
     assert second.alias == CHALLENGER
     assert run.data.tags["alias"] == CHALLENGER
@@ -171,17 +172,17 @@ def test_a_better_model_takes_the_champion_alias(market, tmp_path, monkeypatch):
     real_fit = pipeline.train.fit
     monkeypatch.setattr(pipeline.train, "fit", lambda rows, cfg: real_fit(rows.with_columns(y=1 - pl.col("y")), cfg))
     figures = set(plt.get_fignums())
-    bad = train(market, AS_OF)
+    bad = train(market, AS_OF, settings_in(tmp_path))
     monkeypatch.setattr(pipeline.train, "fit", real_fit)
 
-    good = train(market, AS_OF)
+    good = train(market, AS_OF, settings_in(tmp_path))
 
     assert set(plt.get_fignums()) == figures  # the plots were logged and closed, not left open
 
     assert (bad.version, bad.alias) == ("1", CHAMPION)
     assert good.version == "2"
-    assert good.champion_precision_at_k == pytest.approx(bad.metrics["precision_at_k"])
-    assert good.metrics["precision_at_k"] > good.champion_precision_at_k
+    assert good.champion.precision == pytest.approx(bad.metrics["precision_at_k"])
+    assert good.metrics["precision_at_k"] > good.champion.precision
     assert good.alias == CHAMPION
     logged = client.get_run(good.run_id).data.metrics
     assert logged["precision_at_k"] > logged["champion_precision_at_k"]
@@ -196,54 +197,43 @@ def test_training_without_labels_before_the_gap_fails_and_registers_nothing(mark
     with pytest.raises(
         RegistryError, match=f"^cannot train as of {early}: training needs both abuse and legit examples"
     ):
-        train(market, early)
+        train(market, early, settings_in(tmp_path))
     assert not (tmp_path / "mlflow.db").exists()
     assert not (tmp_path / "mlruns").exists()
 
 
-def test_no_champion_means_nothing_to_compare_with(tmp_path, monkeypatch):
-    use_store(monkeypatch, tmp_path)
+VALID_FROM = datetime(2026, 3, 10, tzinfo=UTC)
 
-    assert champion_precision(pl.DataFrame({"y": [1, 0]}), k=1) is None
+
+def test_no_champion_means_nothing_to_compare_with(tmp_path):
+    found = compare_champion(settings_in(tmp_path).tracking_uri, pl.DataFrame({"y": [1, 0]}), 1, VALID_FROM)
+
+    assert found.state is ChampionState.ABSENT
+
+
+def loads(monkeypatch: pytest.MonkeyPatch, champion: RegisteredModel) -> None:
+    monkeypatch.setattr(registry, "load", lambda uri, alias=CHAMPION: champion)
 
 
 def test_a_champion_that_cannot_score_the_feature_set_is_not_compared(monkeypatch):
-    other_features = RegisteredModel(model=None, version="7", columns={"a_retired_feature": "Float64"}, tags={})
-    monkeypatch.setattr(registry, "load", lambda alias=CHAMPION: other_features)
+    loads(monkeypatch, RegisteredModel(model=None, version="7", columns={"a_retired_feature": "Float64"}, tags={}))
+    table = pl.DataFrame({"y": [1, 0], "orders_7d": [1.0, 2.0]})
 
-    assert champion_precision(pl.DataFrame({"y": [1, 0], "orders_7d": [1.0, 2.0]}), k=1) is None
+    assert compare_champion("unused", table, 1, VALID_FROM).state is ChampionState.ABSENT
 
 
 def test_a_champion_of_another_feature_set_version_is_not_compared(monkeypatch):
     same_names = {name: "Float64" for name in feature_names()}
-    older = RegisteredModel(model=None, version="7", columns=same_names, tags={"feature_set_version": "v0"})
-    monkeypatch.setattr(registry, "load", lambda alias=CHAMPION: older)
+    loads(monkeypatch, RegisteredModel(model=None, version="7", columns=same_names, tags={"feature_set_version": "v0"}))
     table = pl.DataFrame({name: [0.0, 1.0] for name in feature_names()}).with_columns(y=pl.Series([1, 0]))
 
-    assert champion_precision(table, k=1) is None
+    assert compare_champion("unused", table, 1, VALID_FROM).state is ChampionState.ABSENT
 
 
 def test_a_champion_trained_on_labels_inside_the_window_keeps_its_alias(monkeypatch):
-    valid_from = datetime(2026, 3, 10, tzinfo=UTC)
-    later = RegisteredModel(
-        model=None,
-        version="9",
-        columns={"orders_7d": "Float64"},
-        tags={"labels_before": (valid_from + timedelta(days=3)).isoformat()},
-    )
-    monkeypatch.setattr(registry, "load", lambda alias=CHAMPION: later)
+    later = {"labels_before": (VALID_FROM + timedelta(days=3)).isoformat()}
+    loads(monkeypatch, RegisteredModel(model=None, version="9", columns={"orders_7d": "Float64"}, tags=later))
 
-    assert champion_precision(
-        pl.DataFrame({"y": [1, 0], "orders_7d": [1.0, 2.0]}), k=1, valid_from=valid_from
-    ) == float("inf")
-    assert not promote(0.99, float("inf"))
-
-
-def test_the_fingerprint_ignores_row_order_and_last_bit_float_noise():
-    rows = pl.DataFrame({"account_id": ["a", "b"], "x": [0.1 + 0.2, 1.0]})  # 0.30000000000000004
-    same = pl.DataFrame({"account_id": ["b", "a"], "x": [1.0, 0.3]})
-    other = pl.DataFrame({"account_id": ["a", "b"], "x": [0.3, 1.5]})
-
-    assert fingerprint(rows) == fingerprint(same)
-    assert fingerprint(rows) != fingerprint(other)
-    assert re.fullmatch("[0-9a-f]{64}", fingerprint(rows))
+    found = compare_champion("unused", pl.DataFrame({"y": [1, 0], "orders_7d": [1.0, 2.0]}), 1, VALID_FROM)
+    assert found.state is ChampionState.NOT_COMPARABLE
+    assert not promote(0.99, found)

@@ -1,0 +1,53 @@
+"""Where a run's outputs live: one directory per scoring date, ``RUNS/as_of=DATE/``.
+
+This module is the one place that knows the naming. Beside each run directory a run keeps its
+lock file (``as_of=DATE.lock``) and builds its outputs in a hidden ``.as_of=DATE.partial``
+directory that is moved into place when complete; a run directory with a ``summary.json`` is
+complete.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from pathlib import Path
+
+PREFIX = "as_of="
+SUMMARY = "summary.json"
+_NAME = re.compile(r"^as_of=(\d{4}-\d{2}-\d{2})$")
+
+
+def run_dir(runs: Path, as_of: date) -> Path:
+    """The directory of the run of `as_of` under `runs`."""
+    return Path(runs) / f"{PREFIX}{as_of.isoformat()}"
+
+
+def lock_file(runs: Path, as_of: date) -> Path:
+    return Path(runs) / f"{PREFIX}{as_of.isoformat()}.lock"
+
+
+def partial_dir(runs: Path, as_of: date) -> Path:
+    """Where the run of `as_of` builds its outputs before they are moved into place."""
+    return Path(runs) / f".{PREFIX}{as_of.isoformat()}.partial"
+
+
+def run_date(directory: Path) -> date | None:
+    """The scoring date a run directory is named after, None for any other name."""
+    found = _NAME.match(Path(directory).name)
+    return date.fromisoformat(found.group(1)) if found else None
+
+
+def is_complete(directory: Path) -> bool:
+    return (Path(directory) / SUMMARY).is_file()
+
+
+def complete_runs(runs: Path) -> list[Path]:
+    """Every complete run directory under `runs`, oldest scoring date first."""
+    found = [p for p in Path(runs).glob(f"{PREFIX}*") if p.is_dir() and run_date(p) and is_complete(p)]
+    return sorted(found, key=run_date)
+
+
+def previous_run(runs: Path, as_of: date) -> Path | None:
+    """The latest complete run before `as_of`, if any."""
+    earlier = [p for p in complete_runs(runs) if run_date(p) < as_of]
+    return earlier[-1] if earlier else None

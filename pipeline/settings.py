@@ -1,0 +1,47 @@
+"""Typed settings, resolved once at the entry point and passed in.
+
+Each setting comes from its command-line option, else its environment variable, else the
+default below (``Settings.defaults``). The CLI does that resolution (click's own option >
+environment > default order) and hands a frozen ``Settings`` to the library; nothing below the
+CLI reads the environment or the working directory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_CAPACITY = 200  # accounts queued per run: what a small review team clears in a day
+DEFAULT_REJECT_LIMIT = 0.01  # largest share of a table that may break the contract
+
+# The environment variable of each setting. MLflow's own variable selects the tracking store,
+# as everywhere in MLflow.
+ENVIRONMENT = {
+    "review_db": "BUYER_ABUSE_REVIEW_DB",
+    "tracking_uri": "MLFLOW_TRACKING_URI",
+    "runs": "BUYER_ABUSE_RUNS",
+    "capacity": "BUYER_ABUSE_CAPACITY",
+    "reject_limit": "BUYER_ABUSE_REJECT_LIMIT",
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where the pipeline reads and writes, and its limits."""
+
+    review_db: str  # SQLAlchemy URL of the review database
+    tracking_uri: str  # MLflow tracking (and registry) store
+    runs: Path  # run directories RUNS/as_of=DATE/ go here
+    capacity: int = DEFAULT_CAPACITY  # accounts written to the review queue per run
+    reject_limit: float = DEFAULT_REJECT_LIMIT
+
+    @classmethod
+    def defaults(cls, workdir: Path) -> Settings:
+        """The embedded defaults: a SQLite review database and a SQLite MLflow store in `workdir`
+        (artifacts in ``workdir/mlruns``), run directories in ``workdir/runs``."""
+        workdir = Path(workdir).resolve()
+        return cls(
+            review_db=f"sqlite:///{workdir / 'review.db'}",
+            tracking_uri=f"sqlite:///{workdir / 'mlflow.db'}",
+            runs=workdir / "runs",
+        )

@@ -1,0 +1,65 @@
+"""Typed settings: each from its option, else its environment variable, else the default of the
+working directory the command runs in, and --help shows the default that applies."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from e2e import invoke
+
+from pipeline import cli
+from pipeline.settings import DEFAULT_CAPACITY, DEFAULT_REJECT_LIMIT, ENVIRONMENT, Settings
+
+
+def test_the_defaults_live_in_the_working_directory(tmp_path):
+    defaults = Settings.defaults(tmp_path)
+
+    assert defaults.review_db == f"sqlite:///{tmp_path.resolve()}/review.db"
+    assert defaults.tracking_uri == f"sqlite:///{tmp_path.resolve()}/mlflow.db"
+    assert defaults.runs == tmp_path.resolve() / "runs"
+    assert (defaults.capacity, defaults.reject_limit) == (DEFAULT_CAPACITY, DEFAULT_REJECT_LIMIT)
+
+
+def test_help_shows_the_defaults_of_the_working_directory_and_the_variables(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for name in ENVIRONMENT.values():
+        monkeypatch.delenv(name, raising=False)
+
+    code, out, _ = invoke("run", "--help")
+    out = "".join(out.split())  # click folds long lines, even inside a path
+
+    assert code == 0
+    for variable in ENVIRONMENT.values():
+        assert f"envvar:{variable}" in out
+    assert f"default:sqlite:///{tmp_path.resolve()}/review.db" in out
+    assert f"default:{tmp_path.resolve() / 'runs'}" in out
+
+
+def resolve(monkeypatch: pytest.MonkeyPatch, *args: str) -> Settings:
+    """The Settings `buyer-abuse run` would use, given its arguments (the batch itself is not run)."""
+    seen = {}
+
+    def batch(data: Path, as_of, settings: Settings) -> dict:
+        seen["settings"] = settings
+        return {"scored": 0, "queued": 0, "model": "none"}
+
+    monkeypatch.setattr("pipeline.run.run", batch)
+    defaults = cli.default_map(Settings.defaults(Path.cwd()))
+    cli.app.main(["run", "--data", ".", "--as-of", "2026-03-01", *args], standalone_mode=False, default_map=defaults)
+    return seen["settings"]
+
+
+def test_an_option_beats_the_environment_which_beats_the_default(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for name in ENVIRONMENT.values():
+        monkeypatch.delenv(name, raising=False)
+    assert resolve(monkeypatch) == Settings.defaults(tmp_path)
+
+    monkeypatch.setenv("BUYER_ABUSE_REVIEW_DB", "sqlite:////from/env.db")
+    monkeypatch.setenv("BUYER_ABUSE_CAPACITY", "7")
+    from_env = resolve(monkeypatch)
+    assert (from_env.review_db, from_env.capacity) == ("sqlite:////from/env.db", 7)
+
+    given = resolve(monkeypatch, "--review-db", "sqlite:////given.db", "--capacity", "3")
+    assert (given.review_db, given.capacity) == ("sqlite:////given.db", 3)
