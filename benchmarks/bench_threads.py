@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import multiprocessing
 import time
-from dataclasses import replace
 from datetime import date
 
 import lightgbm as lgb
@@ -18,7 +17,7 @@ from bench_common import market, save
 
 from features.time import as_of_end
 from models.dataset import TrainingConfig, snapshot_times, training_examples
-from models.estimator import ModelConfig, feature_frame
+from models.estimator import AbuseClassifier, feature_frame
 from pipeline.snapshot import load_snapshot
 from pipeline.train import feature_snapshots
 
@@ -43,7 +42,7 @@ def main() -> None:
         if spinner:
             spinner.start()
         for n_jobs in (1, 2):
-            params = replace(ModelConfig(), n_jobs=n_jobs).lgbm_params(rounds=300)
+            params = AbuseClassifier(n_jobs=n_jobs).lgbm_params(rounds=300)
             start = time.perf_counter()
             lgb.LGBMClassifier(**params).fit(X, y, sample_weight=w)
             rows.append(

@@ -9,27 +9,32 @@ from datetime import datetime, timedelta
 
 import polars as pl
 
-from features.catalogue import Feature
+from features.columns import Feature, Unit
 
-NEW_ACCOUNT_DAYS = 30
+NEW_ACCOUNT_DAYS = 30  # an account registered this recently is "new" (here and in the graph)
 
 
-def account_features(t: datetime) -> list[Feature]:
+def is_new(t: datetime) -> pl.Expr:
+    """True for an account registered in the NEW_ACCOUNT_DAYS before t."""
+    return pl.col("created_at") >= t - timedelta(days=NEW_ACCOUNT_DAYS)
+
+
+def account_columns() -> list[Feature]:
     return [
         Feature(
             "account_age_days",
             "account",
             "as of t",
-            "days",
+            Unit.DAYS,
             "days from registration to t",
-            (t - pl.col("created_at")).dt.total_seconds() / 86_400,
+            lambda t: (t - pl.col("created_at")).dt.total_seconds() / 86_400,
             fill=None,
         ),
         Feature(
             "phone_verified",
             "account",
             "as of t",
-            "0/1",
+            Unit.FLAG,
             "phone verified (null when unknown)",
             pl.col("phone_verified").cast(pl.Float64),
             fill=None,
@@ -38,7 +43,7 @@ def account_features(t: datetime) -> list[Feature]:
             "email_domain_missing",
             "account",
             "as of t",
-            "0/1",
+            Unit.FLAG,
             "no e-mail domain on the profile",
             pl.col("email_domain").is_null().cast(pl.Float64),
         ),
@@ -46,7 +51,7 @@ def account_features(t: datetime) -> list[Feature]:
             "email_domain_new_share",
             "account",
             "as of t",
-            "share",
+            Unit.SHARE,
             f"share of the accounts on the same e-mail domain registered in the last {NEW_ACCOUNT_DAYS} days",
             pl.col("domain_new_share"),
             fill=None,
@@ -54,10 +59,9 @@ def account_features(t: datetime) -> list[Feature]:
     ]
 
 
-def account_profile(accounts: pl.DataFrame, t: datetime) -> pl.DataFrame:
+def account(accounts: pl.DataFrame, t: datetime) -> pl.DataFrame:
     """Account columns for every account known at t (e-mail domains pool every account given)."""
-    new = pl.col("created_at") >= t - timedelta(days=NEW_ACCOUNT_DAYS)
-    domains = accounts.group_by("email_domain").agg(domain_new_share=(new.sum() + 0.1) / (pl.len() + 1))
+    domains = accounts.group_by("email_domain").agg(domain_new_share=(is_new(t).sum() + 0.1) / (pl.len() + 1))
     return accounts.join(domains, on="email_domain", how="left", nulls_equal=False).select(
-        "account_id", *[f.expr for f in account_features(t)]
+        "account_id", *[f.at(t) for f in account_columns()]
     )

@@ -1,62 +1,42 @@
 """The account feature table as of an instant: every family joined, one row per account.
 
-``build_features`` runs on whatever frames it is given: the whole snapshot in one process, or
-with ``buckets=N`` the per-account families one hash bucket of accounts at a time, which bounds
-the working memory of the heavy aggregations to about 1/N (the result is identical, tested).
-The global steps (region, seller, campaign and e-mail-domain context, entity sharing and
-rings) pool every account and run once.
+The table is made in three steps, each a pure function of frames and the instant ``t``:
+
+1. ``global_context``: what pools every account's orders (campaign, region and seller context);
+   small tables, the same for every subset of accounts.
+2. ``per_account``: the families that need only the rows of a set of accounts (history,
+   payments, context against the global tables). An engine may run this on all accounts at
+   once or on any partition of them (hash buckets, Spark groups) and concatenate: the rows are
+   the same.
+3. ``assemble``: the steps that pool every account again (entity sharing, rings, label-derived
+   figures), and the final table.
+
+``build_features`` runs the three in one process. ``pipeline.engine`` runs step 2 by buckets.
+Nothing known only after ``t`` can reach a column: every table is first cut with
+``features.time.known_at`` (``point_in_time``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from datetime import UTC, date, datetime
+from dataclasses import dataclass
+from datetime import date, datetime
 
 import polars as pl
 
-from features.account import account_features, account_profile
-from features.catalogue import Feature
-from features.context import campaign_context, context_features, context_history, region_context, seller_context
-from features.graph import (
-    account_facts,
-    entity_features,
-    entity_links,
-    entity_sharing,
-    entity_stats,
-    known_abusers,
-    ring_features,
-    ring_links,
-    ring_profile,
-    rings,
-)
-from features.history import concentration_features, history_features, order_history
-from features.payments import payment_features, payment_history, per_order_features
-from features.time import as_of_end, known_at
+from features.account import account
+from features.catalogue import catalogue
+from features.context import campaign_context, context, region_context, seller_context
+from features.entities import account_facts, entities, entity_links, entity_stats, known_abusers
+from features.history import history
+from features.payments import payments
+from features.rings import ring_links, ring_membership, rings
+from features.time import Frame, as_of_end, known_at
 
 # Bump when a column is added, removed or changes meaning: models record the version they
 # were trained on, and scoring refuses a table of another shape.
 FEATURE_SET_VERSION = "v1"
 KEY_COLUMNS = ("account_id", "ring_id")
-_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
-
-
-def catalogue() -> list[Feature]:
-    """Every feature column in table order (after account_id and ring_id)."""
-    t = _EPOCH  # declarations do not depend on t; the expressions are discarded here
-    return [
-        *account_features(t),
-        *history_features(t),
-        *concentration_features(),
-        *payment_features(t),
-        *per_order_features(),
-        *context_features(),
-        *entity_features(),
-        *ring_features(),
-    ]
-
-
-def feature_names() -> list[str]:
-    return [f.name for f in catalogue()]
+TABLE_NAMES = ("accounts", "orders", "payment_attempts", "sessions", "labels")
 
 
 def as_of_instant(as_of: date | datetime) -> datetime:
@@ -64,83 +44,74 @@ def as_of_instant(as_of: date | datetime) -> datetime:
     return as_of if isinstance(as_of, datetime) else as_of_end(as_of)
 
 
-def build_features(
-    accounts: pl.DataFrame,
-    orders: pl.DataFrame,
-    payment_attempts: pl.DataFrame,
-    sessions: pl.DataFrame | None = None,
-    labels: pl.DataFrame | None = None,
-    *,
-    as_of: date | datetime,
-    buckets: int = 1,
-    track: Callable[[Iterable[int], str], Iterable[int]] = lambda items, _: items,
-) -> pl.DataFrame:
-    """account_id, ring_id and every catalogue column (Float64) for each account registered
-    before the as-of instant. Nothing known only after it can reach a column: every table is
-    first cut with `known_at`."""
-    t = as_of_instant(as_of)
-    given = {
-        "accounts": accounts,
-        "orders": orders,
-        "payment_attempts": payment_attempts,
-        "sessions": sessions,
-        "labels": labels,
-    }
-    # Lazy views: each aggregation below reads only the columns and rows it needs.
-    view = {name: None if frame is None else known_at(name, frame.lazy(), t) for name, frame in given.items()}
-    acc, ords, atts = view["accounts"].collect(), view["orders"], view["payment_attempts"]
-    labels_known = None if view["labels"] is None else view["labels"].collect()
+def point_in_time(tables: dict[str, Frame | None], t: datetime) -> dict[str, pl.LazyFrame | None]:
+    """Lazy views of the contract tables as known at t (absent optional tables stay None).
+    Lazy, so that each aggregation reads only the columns and rows it needs."""
+    return {name: None if tables.get(name) is None else known_at(name, tables[name].lazy(), t) for name in TABLE_NAMES}
 
-    campaigns = campaign_context(ords)
-    regions, sellers = region_context(ords), seller_context(ords)
-    per_account = []
-    for b in track(range(buckets), "feature buckets"):
-        mine = (
-            (lambda f, b=b: f.filter(pl.col("account_id").hash(seed=7) % buckets == b))
-            if buckets > 1
-            else (lambda f: f)
-        )
-        o = mine(ords)
-        history = order_history(o, campaigns, t)
-        payments = payment_history(mine(atts), t)
-        context = context_history(o, campaigns, regions, sellers)
-        per_account.append(
-            history.join(payments, on="account_id", how="full", coalesce=True).join(
-                context, on="account_id", how="left"
-            )
-        )
-    history = pl.concat(per_account, how="diagonal_relaxed")
-    del per_account
 
-    facts = account_facts(acc, history, known_abusers(labels_known, acc, t), t)
+@dataclass(frozen=True)
+class GlobalContext:
+    """Step 1: the context tables that pool every account's orders."""
+
+    campaigns: pl.DataFrame
+    regions: pl.DataFrame
+    sellers: pl.DataFrame
+
+
+def global_context(orders: Frame) -> GlobalContext:
+    return GlobalContext(campaign_context(orders), region_context(orders), seller_context(orders))
+
+
+def per_account(orders: Frame, attempts: Frame, ctx: GlobalContext, t: datetime) -> pl.DataFrame:
+    """Step 2: history, payments and context columns of every account with an order or an
+    attempt among the given rows (which must hold all rows of each of their accounts)."""
+    orders_history = history(orders, ctx.campaigns, t)
+    payment_history = payments(attempts, t)
+    against_context = context(orders, ctx.campaigns, ctx.regions, ctx.sellers)
+    return orders_history.join(payment_history, on="account_id", how="full", coalesce=True).join(
+        against_context, on="account_id", how="left"
+    )
+
+
+def assemble(view: dict[str, pl.LazyFrame | None], accounts: pl.DataFrame, per_account: pl.DataFrame, t: datetime):
+    """Step 3: entity sharing and rings over every account, then the whole table: account_id,
+    ring_id and every catalogue column (Float64), sorted by account_id."""
+    labels = None if view["labels"] is None else view["labels"].collect()
+    facts = account_facts(accounts, per_account, known_abusers(labels, accounts, t), t)
     links = entity_links(view)
     stats = entity_stats(links, facts)
-    sharing = entity_sharing(links, stats, facts)
+    sharing = entities(links, stats, facts)
     strong = ring_links(links, stats)
-    ring = ring_profile(rings(acc, strong), facts, links, strong)
-
+    ring = rings(ring_membership(accounts, strong), facts, links, strong)
     del facts, stats, links
     # One lazy plan for the final table, so the joins, casts and fills do not each copy a
     # million-row, two-hundred-column frame.
     table = (
-        account_profile(acc, t)
+        account(accounts, t)
         .lazy()
-        .join(history.lazy(), on="account_id", how="left")
+        .join(per_account.lazy(), on="account_id", how="left")
         .join(sharing.lazy(), on="account_id", how="left")
         .join(ring.lazy(), on="account_id", how="left")
     )
-    features = catalogue()
-    return (
-        table.select(
-            "account_id",
-            "ring_id",
-            *[
-                pl.col(f.name).cast(pl.Float64).fill_null(f.fill)
-                if f.fill is not None
-                else pl.col(f.name).cast(pl.Float64)
-                for f in features
-            ],
-        )
-        .sort("account_id")
-        .collect()
-    )
+    columns = [pl.col(f.name).cast(pl.Float64) for f in catalogue()]
+    filled = [c.fill_null(f.fill) if f.fill is not None else c for c, f in zip(columns, catalogue(), strict=True)]
+    return table.select(*KEY_COLUMNS, *filled).sort("account_id").collect()
+
+
+def build_features(
+    accounts: Frame,
+    orders: Frame,
+    payment_attempts: Frame,
+    sessions: Frame | None = None,
+    labels: Frame | None = None,
+    *,
+    as_of: date | datetime,
+) -> pl.DataFrame:
+    """account_id, ring_id and every catalogue column (Float64) for each account registered
+    before the as-of instant, in one process (frames eager or lazy)."""
+    t = as_of_instant(as_of)
+    given = {"accounts": accounts, "orders": orders, "payment_attempts": payment_attempts}
+    view = point_in_time(given | {"sessions": sessions, "labels": labels}, t)
+    ctx = global_context(view["orders"])
+    return assemble(view, view["accounts"].collect(), per_account(view["orders"], view["payment_attempts"], ctx, t), t)

@@ -1,89 +1,50 @@
-"""Feature declarations: each feature's name, meaning, window, unit and family, next to the
-expression that computes it. The same declarations drive the computation and the catalogue in
-docs/features.md (``python -m features.catalogue > docs/features.md``), so the two cannot drift.
+"""The feature catalogue: every column of the feature table in table order, and its Markdown
+form in docs/features.md (``python -m features.catalogue > docs/features.md``; a test fails when
+the file is stale).
+
+Each family declares its columns with ``<family>_columns()`` and computes them with
+``<family>(...)``: account, history, payments, context, entities, rings.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from functools import cache
 
-import polars as pl
-
-# How rates over few orders stay sensible: each rate is pulled towards a prior as if
-# STRENGTH more orders had been seen at the prior rate.
-STRENGTH = 4.0
-
-
-@dataclass(frozen=True)
-class Feature:
-    """One output column: `expr` computes it (an aggregation, or a column expression)."""
-
-    name: str
-    family: str
-    window: str
-    unit: str
-    meaning: str
-    expr: pl.Expr | None = field(default=None, compare=False, repr=False)
-    # The value of an account with no rows to aggregate (no orders, no attempts, no ring):
-    # zero for counts, the prior for smoothed rates, None where "unknown" is the honest answer.
-    fill: float | None = 0.0
-
-    def __post_init__(self) -> None:
-        if self.expr is not None:
-            object.__setattr__(self, "expr", self.expr.alias(self.name))
+from features.account import account_columns
+from features.columns import Feature
+from features.context import context_columns
+from features.entities import entities_columns
+from features.exprs import STRENGTH
+from features.history import history_columns
+from features.payments import payments_columns
+from features.rings import rings_columns
 
 
-@dataclass(frozen=True)
-class Windowed:
-    """A per-row quantity (a flag or an amount) summed per account over every window: the
-    columns `{stem}_{window}`. Sums over nested windows are computed together (see
-    `features.time.windowed_sums`), which is what keeps a hundred counts cheap."""
-
-    stem: str
-    family: str
-    unit: str
-    meaning: str
-    value: pl.Expr
-
-    def features(self, windows: Iterable[str]) -> list[Feature]:
-        return [Feature(f"{self.stem}_{w}", self.family, w, self.unit, self.meaning) for w in windows]
+def catalogue() -> list[Feature]:
+    """Every feature column in table order (after account_id and ring_id)."""
+    return [
+        *account_columns(),
+        *history_columns(),
+        *payments_columns(),
+        *context_columns(),
+        *entities_columns(),
+        *rings_columns(),
+    ]
 
 
-@dataclass(frozen=True)
-class WindowedRate:
-    """`events / trials` per window, smoothed: the columns `{stem}_{window}`."""
-
-    stem: str
-    family: str
-    meaning: str
-    events: str
-    trials: str
-    prior: float
-
-    def features(self, windows: Iterable[str]) -> list[Feature]:
-        return [
-            Feature(
-                f"{self.stem}_{w}",
-                self.family,
-                w,
-                "share",
-                f"{self.meaning} (prior {self.prior})",
-                smoothed_rate(pl.col(f"{self.events}_{w}"), pl.col(f"{self.trials}_{w}"), self.prior),
-                fill=self.prior,
-            )
-            for w in windows
-        ]
+def feature_names() -> list[str]:
+    return [f.name for f in catalogue()]
 
 
-def smoothed_rate(events: pl.Expr, trials: pl.Expr, prior: float) -> pl.Expr:
-    """(events + STRENGTH * prior) / (trials + STRENGTH): a rate that does not jump to 0 or 1
-    on one order, and equals the prior for an account with none."""
-    return (events + STRENGTH * prior) / (trials + STRENGTH)
+@cache
+def _by_name() -> dict[str, Feature]:
+    return {f.name: f for f in catalogue()}
 
 
-def expressions(features: Iterable[Feature]) -> list[pl.Expr]:
-    return [f.expr for f in features if f.expr is not None]
+def lookup(name: str) -> Feature | None:
+    """The declaration of feature `name`, None for a name the catalogue does not hold."""
+    return _by_name().get(name)
 
 
 def markdown(features: Iterable[Feature]) -> str:
@@ -97,7 +58,7 @@ def markdown(features: Iterable[Feature]) -> str:
         f"back the number of days named; rates are smoothed with a weight of {STRENGTH:g} orders",
         "at the stated prior. Every feature column is Float64. The table starts with `account_id` and",
         "`ring_id` (the account's ring, `R-<account_id of its founder>`, null outside a ring; not a model",
-        "input, see `features/graph.py` for the ring rule).",
+        "input, see `features/rings.py` for the ring rule).",
         "",
         "| feature | family | window | unit | meaning |",
         "|---|---|---|---|---|",
@@ -107,6 +68,4 @@ def markdown(features: Iterable[Feature]) -> str:
 
 
 if __name__ == "__main__":
-    from features.build import catalogue
-
     print(markdown(catalogue()), end="")

@@ -2,7 +2,7 @@
 campaign, and how an account's logistics- and seller-caused cancellations compare with it.
 
 The context tables aggregate every account's orders known at ``t`` (one row per region, seller
-or campaign: small, broadcast to every engine); ``context_history`` then needs only the orders of
+or campaign: small, broadcast to every engine); ``context`` then needs only the orders of
 a set of accounts.
 """
 
@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from features.catalogue import Feature
+from features.columns import Feature, Unit
+from features.exprs import before, equals, smoothed_rate
 from features.time import Frame
 
 FLASH_HOURS = 6  # a campaign whose orders (first to 90th percentile) span less than this is a flash sale
@@ -21,11 +22,7 @@ CONTEXT_STRENGTH = 20  # region and seller rates are pooled over many buyers: a 
 
 
 def _rate(events: pl.Expr, trials: pl.Expr, prior: float) -> pl.Expr:
-    return (events + CONTEXT_STRENGTH * prior) / (trials + CONTEXT_STRENGTH)
-
-
-def _is(column: str, value: str) -> pl.Expr:
-    return (pl.col(column) == value).fill_null(False)
+    return smoothed_rate(events, trials, prior, strength=CONTEXT_STRENGTH)
 
 
 def campaign_context(orders: Frame) -> pl.DataFrame:
@@ -38,7 +35,9 @@ def campaign_context(orders: Frame) -> pl.DataFrame:
         .agg(
             campaign_start=pl.col("placed_at").min(),
             span=pl.col("placed_at").quantile(0.9, interpolation="linear") - pl.col("placed_at").min(),
-            campaign_stockout_rate=_rate((paid & _is("cancel_initiator", "seller")).sum(), paid.sum(), STOCKOUT_PRIOR),
+            campaign_stockout_rate=_rate(
+                (paid & equals("cancel_initiator", "seller")).sum(), paid.sum(), STOCKOUT_PRIOR
+            ),
         )
         .with_columns(flash=pl.col("span") < pl.duration(hours=FLASH_HOURS))
         .drop("span")
@@ -49,16 +48,16 @@ def campaign_context(orders: Frame) -> pl.DataFrame:
 def region_context(orders: Frame) -> pl.DataFrame:
     """Per destination (ship_country, ship_region): logistics failures and buyer refusals per shipped order."""
     shipped = pl.col("shipped_at").is_not_null()
-    after_ship = shipped & (pl.col("shipped_at") <= pl.col("cancelled_at")).fill_null(False)
+    after_ship = shipped & before("shipped_at", "cancelled_at")
     return (
         orders.lazy()
         .group_by("ship_country", "ship_region")
         .agg(
             region_logistics_rate=_rate(
-                (shipped & _is("cancel_initiator", "logistics")).sum(), shipped.sum(), LOGISTICS_PRIOR
+                (shipped & equals("cancel_initiator", "logistics")).sum(), shipped.sum(), LOGISTICS_PRIOR
             ),
             region_refusal_rate=_rate(
-                (after_ship & _is("cancel_initiator", "buyer")).sum(), shipped.sum(), REFUSAL_PRIOR
+                (after_ship & equals("cancel_initiator", "buyer")).sum(), shipped.sum(), REFUSAL_PRIOR
             ),
         )
         .collect()
@@ -71,18 +70,20 @@ def seller_context(orders: Frame) -> pl.DataFrame:
     return (
         orders.lazy()
         .group_by("seller_id")
-        .agg(seller_stockout_rate=_rate((paid & _is("cancel_initiator", "seller")).sum(), paid.sum(), STOCKOUT_PRIOR))
+        .agg(
+            seller_stockout_rate=_rate((paid & equals("cancel_initiator", "seller")).sum(), paid.sum(), STOCKOUT_PRIOR)
+        )
         .collect()
     )
 
 
-def context_features() -> list[Feature]:
+def context_columns() -> list[Feature]:
     shipped = pl.col("shipped_at").is_not_null()
     paid = pl.col("paid_at").is_not_null()
-    after_ship = (pl.col("shipped_at") <= pl.col("cancelled_at")).fill_null(False)
-    logistics = (shipped & _is("cancel_initiator", "logistics")).cast(pl.UInt32)  # as the region rate counts them
-    seller = (paid & _is("cancel_initiator", "seller")).cast(pl.UInt32)
-    refusal = (after_ship & _is("cancel_initiator", "buyer")).cast(pl.UInt32)
+    after_ship = before("shipped_at", "cancelled_at")
+    logistics = (shipped & equals("cancel_initiator", "logistics")).cast(pl.UInt32)  # as the region rate counts them
+    seller = (paid & equals("cancel_initiator", "seller")).cast(pl.UInt32)
+    refusal = (after_ship & equals("cancel_initiator", "buyer")).cast(pl.UInt32)
     expected_logistics = pl.col("region_logistics_rate").filter(shipped).sum()
     expected_stockouts = pl.max_horizontal("seller_stockout_rate", "campaign_stockout_rate").filter(paid).sum()
     expected_refusals = pl.col("region_refusal_rate").filter(shipped).sum()
@@ -91,7 +92,7 @@ def context_features() -> list[Feature]:
             "logistics_cancels_expected_lifetime",
             "context",
             "lifetime",
-            "orders",
+            Unit.ORDERS,
             "logistics cancellations expected from the destination regions' failure rates over the account's shipped orders",
             expected_logistics,
         ),
@@ -99,7 +100,7 @@ def context_features() -> list[Feature]:
             "logistics_cancels_excess_lifetime",
             "context",
             "lifetime",
-            "orders",
+            Unit.ORDERS,
             "logistics cancellations beyond what the destination regions explain",
             logistics.sum() - expected_logistics,
         ),
@@ -107,7 +108,7 @@ def context_features() -> list[Feature]:
             "seller_cancels_expected_lifetime",
             "context",
             "lifetime",
-            "orders",
+            Unit.ORDERS,
             "merchant cancellations expected from the sellers' and campaigns' stock-out rates over the paid orders",
             expected_stockouts,
         ),
@@ -115,7 +116,7 @@ def context_features() -> list[Feature]:
             "seller_cancels_excess_lifetime",
             "context",
             "lifetime",
-            "orders",
+            Unit.ORDERS,
             "merchant cancellations beyond what the sellers and campaigns explain",
             seller.sum() - expected_stockouts,
         ),
@@ -123,7 +124,7 @@ def context_features() -> list[Feature]:
             "refusals_expected_lifetime",
             "context",
             "lifetime",
-            "orders",
+            Unit.ORDERS,
             "buyer cancellations after shipment expected from the destination regions' refusal rates",
             expected_refusals,
         ),
@@ -131,7 +132,7 @@ def context_features() -> list[Feature]:
             "refusals_excess_lifetime",
             "context",
             "lifetime",
-            "orders",
+            Unit.ORDERS,
             "buyer cancellations after shipment beyond what the destination regions explain",
             refusal.sum() - expected_refusals,
         ),
@@ -139,7 +140,7 @@ def context_features() -> list[Feature]:
             "region_logistics_rate_mean",
             "context",
             "lifetime",
-            "share",
+            Unit.SHARE,
             "mean logistics failure rate of the account's destination regions",
             pl.col("region_logistics_rate").mean(),
             fill=None,
@@ -147,9 +148,7 @@ def context_features() -> list[Feature]:
     ]
 
 
-def context_history(
-    orders: Frame, campaigns: pl.DataFrame, regions: pl.DataFrame, sellers: pl.DataFrame
-) -> pl.DataFrame:
+def context(orders: Frame, campaigns: pl.DataFrame, regions: pl.DataFrame, sellers: pl.DataFrame) -> pl.DataFrame:
     """Context columns for every account with at least one order."""
     joined = (
         orders.lazy()
@@ -157,4 +156,4 @@ def context_history(
         .join(sellers.lazy(), on="seller_id", how="left")
         .join(campaigns.lazy().select("campaign_id", "campaign_stockout_rate"), on="campaign_id", how="left")
     )
-    return joined.group_by("account_id").agg([f.expr for f in context_features()]).collect()
+    return joined.group_by("account_id").agg([f.at() for f in context_columns()]).collect()

@@ -11,8 +11,9 @@ from datetime import datetime
 
 import polars as pl
 
-from contract.values import CANCEL_INITIATORS
-from features.catalogue import Feature, Windowed, WindowedRate, smoothed_rate
+from contract.values import CANCEL_INITIATORS, CancelInitiator
+from features.columns import Feature, Unit, Windowed, WindowedRate
+from features.exprs import before, equals, smoothed_rate
 from features.time import WINDOWS, Frame, in_window, windowed_sums
 
 STAGES = ("before_payment", "after_payment", "after_shipment")
@@ -25,10 +26,9 @@ CANCEL_PRIOR = 0.18
 def order_facts(orders: Frame, campaigns: pl.DataFrame) -> pl.LazyFrame:
     """One row per order with the flags the history aggregates count."""
     cancelled = pl.col("cancelled_at").is_not_null()
-    # A missing timestamp compares as null, so "paid before the cancel" must be spelled as
-    # `paid_at <= cancelled_at` filled with False; a cancel before payment is its negation.
-    paid_first = (pl.col("paid_at") <= pl.col("cancelled_at")).fill_null(False)
-    shipped_first = (pl.col("shipped_at") <= pl.col("cancelled_at")).fill_null(False)
+    # A cancel before payment is the negation of "paid before the cancel" (features.exprs.before).
+    paid_first = before("paid_at", "cancelled_at")
+    shipped_first = before("shipped_at", "cancelled_at")
     stage = (
         pl.when(~cancelled)
         .then(None)
@@ -39,7 +39,7 @@ def order_facts(orders: Frame, campaigns: pl.DataFrame) -> pl.LazyFrame:
         .otherwise(pl.lit("before_payment"))
     )
     since = pl.when(paid_first).then(pl.col("paid_at")).otherwise(pl.col("placed_at"))
-    buyer = (pl.col("cancel_initiator") == "buyer").fill_null(False)
+    buyer = equals("cancel_initiator", CancelInitiator.BUYER)
     # Durations are compared as durations: whole-second conversions would round 10 min 0.9 s down.
     to_cancel = pl.col("cancelled_at") - since
     since_campaign = pl.col("placed_at") - pl.col("campaign_start")
@@ -53,7 +53,7 @@ def order_facts(orders: Frame, campaigns: pl.DataFrame) -> pl.LazyFrame:
             buyer=buyer,
             buyer_minutes=pl.when(buyer).then(to_cancel.dt.total_microseconds() / 60e6),
             fast=buyer & (to_cancel <= pl.duration(minutes=FAST_MINUTES)).fill_null(False),
-            timeout=(pl.col("cancel_reason") == "payment_timeout").fill_null(False),
+            timeout=equals("cancel_reason", "payment_timeout"),
             campaign=pl.col("campaign_id").is_not_null(),
             flash=pl.col("flash").fill_null(False),
             early=(since_campaign <= pl.duration(minutes=EARLY_MINUTES)).fill_null(False),
@@ -62,25 +62,27 @@ def order_facts(orders: Frame, campaigns: pl.DataFrame) -> pl.LazyFrame:
     )
 
 
-def _initiator(who: str) -> pl.Expr:
-    return (pl.col("cancel_initiator") == who).fill_null(False)
-
-
 # Counts (and one amount) per account over every window in features.time.WINDOWS.
 HISTORY_SUMS = [
-    Windowed("orders", "orders", "orders", "orders placed", pl.col("placed_at").is_not_null()),
+    Windowed("orders", "orders", Unit.ORDERS, "orders placed", pl.col("placed_at").is_not_null()),
     Windowed(
-        "cancels", "cancellations", "orders", "orders placed in the window and cancelled by t", pl.col("cancelled")
+        "cancels", "cancellations", Unit.ORDERS, "orders placed in the window and cancelled by t", pl.col("cancelled")
     ),
     *[
-        Windowed(f"{who}_cancels", "cancellations", "orders", f"orders cancelled by the {who}", _initiator(who))
+        Windowed(
+            f"{who}_cancels",
+            "cancellations",
+            Unit.ORDERS,
+            f"orders cancelled by the {who}",
+            equals("cancel_initiator", who),
+        )
         for who in CANCEL_INITIATORS
     ],
     *[
         Windowed(
             f"buyer_cancels_{stage}",
             "cancellations",
-            "orders",
+            Unit.ORDERS,
             f"buyer cancellations {stage.replace('_', ' ')}"
             + (" (before shipment)" if stage == "after_payment" else ""),
             pl.col("buyer") & (pl.col("stage") == stage),
@@ -90,39 +92,43 @@ HISTORY_SUMS = [
     Windowed(
         "fast_buyer_cancels",
         "timing",
-        "orders",
+        Unit.ORDERS,
         f"buyer cancellations within {FAST_MINUTES} minutes of placing (or paying for) the order",
         pl.col("fast"),
     ),
     Windowed(
-        "unpaid_timeouts", "payments", "orders", "orders never paid and cancelled as payment_timeout", pl.col("timeout")
+        "unpaid_timeouts",
+        "payments",
+        Unit.ORDERS,
+        "orders never paid and cancelled as payment_timeout",
+        pl.col("timeout"),
     ),
-    Windowed("campaign_orders", "campaigns", "orders", "orders placed under a campaign", pl.col("campaign")),
+    Windowed("campaign_orders", "campaigns", Unit.ORDERS, "orders placed under a campaign", pl.col("campaign")),
     Windowed(
         "campaign_cancels",
         "campaigns",
-        "orders",
+        Unit.ORDERS,
         "campaign orders cancelled by the buyer or unpaid",
         pl.col("campaign") & (pl.col("buyer") | pl.col("timeout")),
     ),
     Windowed(
         "flash_orders",
         "campaigns",
-        "orders",
+        Unit.ORDERS,
         "orders placed in a flash sale (a campaign whose orders span under 6 hours)",
         pl.col("flash"),
     ),
     Windowed(
         "early_campaign_orders",
         "campaigns",
-        "orders",
+        Unit.ORDERS,
         f"orders placed within {EARLY_MINUTES} minutes of the campaign's first order",
         pl.col("early"),
     ),
     Windowed(
         "discount_on_buyer_cancels_usd",
         "campaigns",
-        "USD",
+        Unit.USD,
         "discount value on orders the buyer cancelled",
         pl.when(pl.col("buyer")).then(pl.col("discount_usd")).otherwise(0.0),
     ),
@@ -140,12 +146,13 @@ HISTORY_RATES = [
 ]
 
 
-def history_features(t: datetime) -> list[Feature]:
-    """Declarations of every history column except concentration, in table order."""
+def history_columns() -> list[Feature]:
+    """Declarations of every history column, in table order."""
     return [
         *[f for s in HISTORY_SUMS for f in s.features(WINDOWS)],
         *_rates(),
-        *_row_features(t),
+        *_row_features(),
+        *_concentration_columns(),
     ]
 
 
@@ -157,7 +164,7 @@ def _rates() -> list[Feature]:
             "fast_buyer_cancel_share_lifetime",
             "timing",
             "lifetime",
-            "share",
+            Unit.SHARE,
             "fast buyer cancels over all buyer cancels (prior 0.2)",
             smoothed_rate(pl.col("fast_buyer_cancels_lifetime"), pl.col("buyer_cancels_lifetime"), 0.2),
             fill=0.2,
@@ -166,7 +173,7 @@ def _rates() -> list[Feature]:
             "early_campaign_share_lifetime",
             "campaigns",
             "lifetime",
-            "share",
+            Unit.SHARE,
             "early orders over campaign orders (prior 0.05)",
             smoothed_rate(pl.col("early_campaign_orders_lifetime"), pl.col("campaign_orders_lifetime"), 0.05),
             fill=0.05,
@@ -174,7 +181,7 @@ def _rates() -> list[Feature]:
     ]
 
 
-def _row_features(t: datetime) -> list[Feature]:
+def _row_features() -> list[Feature]:
     """Aggregations that do not add up over windows: medians, distinct counts, first/last."""
     minutes = pl.col("buyer_minutes")
     days = lambda e: e.dt.total_seconds() / 86_400
@@ -183,16 +190,16 @@ def _row_features(t: datetime) -> list[Feature]:
             "buyer_cancel_minutes_median_30d",
             "timing",
             "30d",
-            "minutes",
+            Unit.MINUTES,
             "median minutes from placing (or paying) to a buyer cancel",
-            minutes.filter(in_window("placed_at", t, "30d")).median(),
+            lambda t: minutes.filter(in_window("placed_at", t, "30d")).median(),
             fill=None,
         ),
         Feature(
             "buyer_cancel_minutes_median_lifetime",
             "timing",
             "lifetime",
-            "minutes",
+            Unit.MINUTES,
             "median minutes from placing (or paying) to a buyer cancel",
             minutes.median(),
             fill=None,
@@ -201,7 +208,7 @@ def _row_features(t: datetime) -> list[Feature]:
             "buyer_cancel_minutes_p10_lifetime",
             "timing",
             "lifetime",
-            "minutes",
+            Unit.MINUTES,
             "10th percentile of minutes to a buyer cancel",
             minutes.quantile(0.1, interpolation="linear"),
             fill=None,
@@ -210,7 +217,7 @@ def _row_features(t: datetime) -> list[Feature]:
             "discount_share_mean_lifetime",
             "campaigns",
             "lifetime",
-            "share",
+            Unit.SHARE,
             "mean discount as a share of list price",
             pl.col("discount_share").mean(),
             fill=None,
@@ -219,7 +226,7 @@ def _row_features(t: datetime) -> list[Feature]:
             "order_usd_mean_lifetime",
             "orders",
             "lifetime",
-            "USD",
+            Unit.USD,
             "mean order total after discount",
             pl.col("amount_usd").mean(),
             fill=None,
@@ -228,36 +235,36 @@ def _row_features(t: datetime) -> list[Feature]:
             "distinct_sellers_lifetime",
             "sellers",
             "lifetime",
-            "sellers",
+            Unit.SELLERS,
             "sellers ordered from",
             pl.col("seller_id").n_unique(),
         ),
         Feature(
-            "distinct_items_lifetime", "sellers", "lifetime", "items", "items ordered", pl.col("item_id").n_unique()
+            "distinct_items_lifetime", "sellers", "lifetime", Unit.ITEMS, "items ordered", pl.col("item_id").n_unique()
         ),
         Feature(
             "first_order_days_ago",
             "tempo",
             "lifetime",
-            "days",
+            Unit.DAYS,
             "days from the first order to t",
-            days(t - pl.col("placed_at").min()),
+            lambda t: days(t - pl.col("placed_at").min()),
             fill=None,
         ),
         Feature(
             "last_order_days_ago",
             "tempo",
             "lifetime",
-            "days",
+            Unit.DAYS,
             "days from the last order to t",
-            days(t - pl.col("placed_at").max()),
+            lambda t: days(t - pl.col("placed_at").max()),
             fill=None,
         ),
         Feature(
             "order_gap_hours_median_lifetime",
             "tempo",
             "lifetime",
-            "hours",
+            Unit.HOURS,
             "median hours between consecutive orders",
             pl.col("placed_at").sort().diff().dt.total_seconds().median() / 3600,
             fill=None,
@@ -266,35 +273,35 @@ def _row_features(t: datetime) -> list[Feature]:
             "active_days_lifetime",
             "tempo",
             "lifetime",
-            "days",
+            Unit.DAYS,
             "distinct UTC days with an order",
             pl.col("placed_at").dt.date().n_unique(),
         ),
     ]
 
 
-def concentration_features() -> list[Feature]:
+def _concentration_columns() -> list[Feature]:
     """Declarations of the seller/item repeat and concentration columns (see `concentration`)."""
     return [
         Feature(
             "max_buyer_cancels_same_item_lifetime",
             "sellers",
             "lifetime",
-            "orders",
+            Unit.ORDERS,
             "most buyer cancellations of one item",
         ),
         Feature(
             "max_buyer_cancels_same_seller_lifetime",
             "sellers",
             "lifetime",
-            "orders",
+            Unit.ORDERS,
             "most buyer cancellations at one seller",
         ),
         Feature(
             "buyer_cancel_top_seller_share_lifetime",
             "sellers",
             "lifetime",
-            "share",
+            Unit.SHARE,
             "share of buyer cancellations at the seller with most of them (prior 0.5 over 2)",
             fill=0.5,
         ),
@@ -302,20 +309,22 @@ def concentration_features() -> list[Feature]:
             "buyer_cancel_seller_hhi_lifetime",
             "sellers",
             "lifetime",
-            "index 0..1",
+            Unit.INDEX,
             "Herfindahl index of buyer cancellations across sellers (1 = all at one seller)",
         ),
         Feature(
             "orders_top_seller_share_lifetime",
             "sellers",
             "lifetime",
-            "share",
+            Unit.SHARE,
             "share of orders at the seller with most of them",
             fill=None,
         ),
-        Feature("max_orders_in_hour_lifetime", "tempo", "lifetime", "orders", "most orders placed in one clock hour"),
-        Feature("max_orders_in_day_lifetime", "tempo", "lifetime", "orders", "most orders placed in one UTC day"),
-        Feature("max_orders_in_hour_30d", "tempo", "30d", "orders", "most orders placed in one clock hour"),
+        Feature(
+            "max_orders_in_hour_lifetime", "tempo", "lifetime", Unit.ORDERS, "most orders placed in one clock hour"
+        ),
+        Feature("max_orders_in_day_lifetime", "tempo", "lifetime", Unit.ORDERS, "most orders placed in one UTC day"),
+        Feature("max_orders_in_hour_30d", "tempo", "30d", Unit.ORDERS, "most orders placed in one clock hour"),
     ]
 
 
@@ -360,16 +369,16 @@ def concentration(facts: pl.LazyFrame, t: datetime) -> pl.DataFrame:
     result = frames[0]
     for frame in frames[1:]:
         result = result.join(frame, on="account_id", how="left")
-    names = [f.name for f in concentration_features()]
+    names = [f.name for f in _concentration_columns()]
     return result.select("account_id", *names).with_columns(pl.col("max_orders_in_hour_30d").fill_null(0)).collect()
 
 
-def order_history(orders: Frame, campaigns: pl.DataFrame, t: datetime) -> pl.DataFrame:
+def history(orders: Frame, campaigns: pl.DataFrame, t: datetime) -> pl.DataFrame:
     """All history columns for every account with at least one order known at t."""
     facts = order_facts(orders, campaigns)
     sums = windowed_sums(facts, "placed_at", t, HISTORY_SUMS)
-    other = facts.group_by("account_id").agg(f.expr for f in _row_features(t)).collect()
-    rates = [f.expr for f in _rates()]
+    other = facts.group_by("account_id").agg(f.at(t) for f in _row_features()).collect()
+    rates = [f.at(t) for f in _rates()]
     return (
         sums.join(other, on="account_id").with_columns(rates).join(concentration(facts, t), on="account_id", how="left")
     )

@@ -10,7 +10,8 @@ from datetime import datetime
 
 import polars as pl
 
-from features.catalogue import Feature, Windowed, WindowedRate
+from features.columns import Feature, Unit, Windowed, WindowedRate
+from features.exprs import equals
 from features.time import WINDOWS, Frame, in_window, windowed_sums
 
 DECLINE_CODES = ("insufficient_funds", "card_declined", "risk_declined", "timeout")
@@ -18,8 +19,8 @@ FAILED_PRIOR = 0.05
 
 
 PAYMENT_SUMS = [
-    Windowed("payment_attempts", "payments", "attempts", "payment attempts", pl.col("attempted_at").is_not_null()),
-    Windowed("failed_payment_attempts", "payments", "attempts", "failed payment attempts", ~pl.col("succeeded")),
+    Windowed("payment_attempts", "payments", Unit.ATTEMPTS, "payment attempts", pl.col("attempted_at").is_not_null()),
+    Windowed("failed_payment_attempts", "payments", Unit.ATTEMPTS, "failed payment attempts", ~pl.col("succeeded")),
 ]
 PAYMENT_RATES = [
     WindowedRate(
@@ -33,16 +34,22 @@ PAYMENT_RATES = [
 ]
 
 
-def payment_features(t: datetime) -> list[Feature]:
+def payments_columns() -> list[Feature]:
     """Declarations of every per-account payment column, in table order."""
     return [
         *[f for s in PAYMENT_SUMS for f in s.features(WINDOWS)],
         *[f for r in PAYMENT_RATES for f in r.features(WINDOWS)],
-        *_row_features(t),
+        *_row_features(),
+        *_per_order_columns(),
     ]
 
 
-def _row_features(t: datetime) -> list[Feature]:
+def _instruments_tried(window: str):
+    """Distinct instruments tried in `window`, as of t."""
+    return lambda t: pl.col("instrument_id").filter(in_window("attempted_at", t, window)).n_unique()
+
+
+def _row_features() -> list[Feature]:
     failed, code = ~pl.col("succeeded"), pl.col("failure_code")
     return [
         *[
@@ -50,9 +57,9 @@ def _row_features(t: datetime) -> list[Feature]:
                 f"instruments_tried_{w}",
                 "payments",
                 w,
-                "instruments",
+                Unit.INSTRUMENTS,
                 "distinct instruments tried",
-                pl.col("instrument_id").filter(in_window("attempted_at", t, w)).n_unique(),
+                _instruments_tried(w),
             )
             for w in ("7d", "30d", "lifetime")
         ],
@@ -61,9 +68,9 @@ def _row_features(t: datetime) -> list[Feature]:
                 f"declines_{c}_lifetime",
                 "payments",
                 "lifetime",
-                "attempts",
+                Unit.ATTEMPTS,
                 f"attempts failed with code {c}",
-                (code == c).fill_null(False).sum(),
+                equals("failure_code", c).sum(),
             )
             for c in DECLINE_CODES
         ],
@@ -71,7 +78,7 @@ def _row_features(t: datetime) -> list[Feature]:
             "declines_other_lifetime",
             "payments",
             "lifetime",
-            "attempts",
+            Unit.ATTEMPTS,
             "attempts failed with any other code",
             (failed & ~code.is_in(DECLINE_CODES).fill_null(False)).sum(),
         ),
@@ -79,44 +86,48 @@ def _row_features(t: datetime) -> list[Feature]:
             "instruments_never_succeeded_lifetime",
             "payments",
             "lifetime",
-            "instruments",
+            Unit.INSTRUMENTS,
             "instruments tried that never had a successful attempt",
             pl.col("instrument_id").n_unique() - pl.col("instrument_id").filter(pl.col("succeeded")).n_unique(),
         ),
     ]
 
 
-def per_order_features() -> list[Feature]:
+def _per_order_columns() -> list[Feature]:
     return [
         Feature(
-            "max_attempts_one_order_lifetime", "payments", "lifetime", "attempts", "most payment attempts on one order"
+            "max_attempts_one_order_lifetime",
+            "payments",
+            "lifetime",
+            Unit.ATTEMPTS,
+            "most payment attempts on one order",
         ),
         Feature(
             "max_instruments_one_order_lifetime",
             "payments",
             "lifetime",
-            "instruments",
+            Unit.INSTRUMENTS,
             "most instruments tried on one order",
         ),
         Feature(
             "orders_with_failed_payment_lifetime",
             "payments",
             "lifetime",
-            "orders",
+            Unit.ORDERS,
             "orders with at least one failed attempt",
         ),
     ]
 
 
-def payment_history(attempts: Frame, t: datetime) -> pl.DataFrame:
+def payments(attempts: Frame, t: datetime) -> pl.DataFrame:
     """All payment columns for every account with at least one attempt known at t."""
     sums = (
         windowed_sums(attempts, "attempted_at", t, PAYMENT_SUMS)
         .lazy()
-        .with_columns(f.expr for r in PAYMENT_RATES for f in r.features(WINDOWS))
+        .with_columns(f.at(t) for r in PAYMENT_RATES for f in r.features(WINDOWS))
     )
     per_account = sums.join(
-        attempts.lazy().group_by("account_id").agg(f.expr for f in _row_features(t)), on="account_id"
+        attempts.lazy().group_by("account_id").agg(f.at(t) for f in _row_features()), on="account_id"
     )
     # Most orders have one attempt. Grouping every attempt by order would hash millions of
     # order ids, so only orders seen more than once (and failed attempts) are grouped.

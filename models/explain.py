@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import json
 
-import lightgbm as lgb
 import numpy as np
 import polars as pl
 
-from features.build import catalogue
-from models.estimator import feature_frame
+from features.catalogue import lookup
+from features.columns import COUNTS, Unit
+from models.estimator import AbuseClassifier, feature_frame
 
 SPARE_REASONS = 3  # contributions looked at beyond `top`, in case some values are merely typical
 TYPICAL = (40.0, 60.0)  # percentiles of a value too ordinary to be shown as a reason
@@ -30,42 +30,28 @@ WINDOW_TEXT = {
 }
 
 
-def contributions(model: lgb.LGBMClassifier | lgb.Booster, flagged: pl.DataFrame, names: list[str]) -> np.ndarray:
+def contributions(model: AbuseClassifier, flagged: pl.DataFrame, names: list[str]) -> np.ndarray:
     """(rows, features) contributions to the log-odds; the bias column is dropped."""
-    booster = model.booster_ if isinstance(model, lgb.LGBMClassifier) else model
-    return booster.predict(feature_frame(flagged, names), pred_contrib=True)[:, :-1]
+    return model.booster_.predict(feature_frame(flagged, names), pred_contrib=True)[:, :-1]
 
 
-def _percentile(population: np.ndarray, value: float) -> float:
-    """Share of the population at or below `value`, in percent."""
+def percentile_of(population: np.ndarray, value: float) -> float:
+    """Where `value` sits in `population`: the share of its (non-missing) values at or below
+    `value`, in percent. The one percentile rule of reasons and of the analysts' API."""
     values = np.sort(population[~np.isnan(population)])
     return 100.0 * np.searchsorted(values, value, side="right") / max(len(values), 1)
 
 
-def _shown(value: float, unit: str) -> str:
+def _shown(value: float, unit: Unit) -> str:
     if not np.isfinite(value):
         return "unknown"
-    if unit == "share":
+    if unit == Unit.SHARE:
         return f"{100 * value:.0f}%"
-    if unit == "0/1":
+    if unit == Unit.FLAG:
         return "yes" if value >= 0.5 else "no"
-    if unit in COUNT_UNITS:
+    if unit in COUNTS:
         return f"{value:.0f}"
     return f"{value:.3g} {unit}"
-
-
-COUNT_UNITS = (
-    "orders",
-    "attempts",
-    "accounts",
-    "instruments",
-    "sellers",
-    "items",
-    "devices",
-    "cards",
-    "addresses",
-    "nets",
-)
 
 
 def _ordinal(percentile: float) -> str:
@@ -80,19 +66,16 @@ def _ordinal(percentile: float) -> str:
 def _sentence(name: str, value: float, percentile: float, median: float) -> str:
     """E.g. "buyer cancellations within 10 minutes of placing (or paying for) the order, last
     30 days: 17 (99.8th percentile; typical 0)"."""
-    f = _CATALOGUE.get(name)
+    f = lookup(name)
     if f is None:
         return f"{name}: {value:g}"
     window = WINDOW_TEXT.get(f.window, f.window)
     where = (
         f"typical {_shown(median, f.unit)}"
-        if f.unit == "0/1"
+        if f.unit == Unit.FLAG
         else f"{_ordinal(percentile)} percentile; typical {_shown(median, f.unit)}"
     )
     return f"{f.meaning}, {window}: {_shown(value, f.unit)} ({where})"
-
-
-_CATALOGUE = {f.name: f for f in catalogue()}
 
 
 def _num(x: float, digits: int = 4) -> float | None:
@@ -120,7 +103,7 @@ def ring_evidence(row: dict) -> dict | None:
 
 
 def reasons(
-    model: lgb.LGBMClassifier | lgb.Booster,
+    model: AbuseClassifier,
     flagged: pl.DataFrame,
     population: pl.DataFrame,
     names: list[str],
@@ -146,7 +129,7 @@ def reasons(
             value = float("nan") if row[names[i]] is None else float(row[names[i]])
             if contrib[r, i] <= 0 or len(items) == top:
                 break  # a reason must push towards abuse
-            pct = _percentile(pops[i], value) if np.isfinite(value) else float("nan")
+            pct = percentile_of(pops[i], value) if np.isfinite(value) else float("nan")
             if value == medians[i] or TYPICAL[0] <= pct <= TYPICAL[1]:
                 continue
             items.append(
@@ -166,3 +149,9 @@ def reasons(
             items.append(ring)
         out.append(json.dumps(items))
     return out
+
+
+def reason_lines(reasons_json: str | list[dict]) -> str:
+    """The sentences of a queue row's reasons (the JSON text or the parsed list), one per line."""
+    items = json.loads(reasons_json) if isinstance(reasons_json, str) else reasons_json
+    return "\n".join(f"- {r['text']}" for r in items)

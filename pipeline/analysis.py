@@ -3,7 +3,7 @@
 Everything here reads what the batch job already wrote (the snapshot, a run directory, the
 review table, the MLflow store) and re-uses the package's own functions for anything the job
 computes: point-in-time views (``features.time.known_at``), order stages
-(``features.history.order_facts``), entity links and ring graphs (``features.graph``), labels
+(``features.history.order_facts``), entity links and ring graphs (``features.entities``, ``features.rings``), labels
 in force (``models.dataset``), naive baselines and slice rates (``models.evaluate``). Nothing
 the batch job needs lives here, and nothing here writes, except ``record_verdict`` (the review
 table's own function, re-exported) and the artefacts MLflow downloads into a temporary folder
@@ -40,10 +40,11 @@ from matplotlib.lines import Line2D
 
 from contract.values import CANCEL_INITIATORS
 from contract.values import REVIEW_STATUSES as STATUSES
-from features.build import catalogue
+from features.catalogue import catalogue
 from features.context import campaign_context
-from features.graph import entity_links, ring_graph
+from features.entities import entity_links
 from features.history import order_facts
+from features.rings import ring_graph
 from features.time import as_of_end, known_at
 from models import plots
 from models.dataset import labels_in_force, merge_labels
@@ -114,7 +115,7 @@ STATUS_COLOURS = {
     "not queued": "#d9d9d9",
 }
 ENTITY_MARKERS = {"device": "s", "card": "D", "address": "^", "net": "v"}
-RING_KINDS = ("device", "card", "address")  # what links a ring: network prefixes never do (features.graph)
+RING_KINDS = ("device", "card", "address")  # what links a ring: network prefixes never do (features.rings)
 RANKERS = {"score": "model", **{b: f"baseline: {b}" for b in BASELINES}}
 
 # Honest look-alikes: groups of honest accounts a careless rule would flag (see pipeline/simulate.py).
@@ -492,7 +493,7 @@ def ring_members(run: str | Path, ring_id: str) -> list[str]:
 
 
 def ring_graph_for(data: Data, as_of: Day, members: Sequence[str], kinds: Sequence[str] = RING_KINDS) -> nx.Graph:
-    """The ring as a bipartite networkx graph (``features.graph.ring_graph``): `members` and the
+    """The ring as a bipartite networkx graph (``features.rings.ring_graph``): `members` and the
     entities of `kinds` (default devices, cards, addresses: what links rings) at least two of
     them share, from the rows known at the end of `as_of` only."""
     snap, t = snapshot(data), as_of_end(_day(as_of))

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import polars as pl
 
-from features.build import build_features
+from pipeline.engine import build_local
 from pipeline.files import write_parquet_atomic
-from pipeline.progress import Stages, track
+from pipeline.progress import Stages
 from pipeline.snapshot import load_snapshot, write_rejects
 
 log = logging.getLogger("buyer_abuse")
@@ -40,16 +40,7 @@ def write_features(data: Path, as_of: date, out: Path, *, buckets: int = 1, reje
         s, rejected = loaded.snapshot, sum(c["rejected"] for c in loaded.counts.values())
         del loaded
         with stages("features"), pl.Config(engine_affinity="streaming" if bounded else "auto"):
-            table = build_features(
-                s.accounts,
-                s.orders,
-                s.payment_attempts,
-                s.sessions,
-                s.labels,
-                as_of=as_of,
-                buckets=buckets,
-                track=track,
-            )
+            table = build_local(s, s.labels, as_of, buckets=buckets)
     with stages("write"):
         write_parquet_atomic(table, out)
     log.info(

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from datetime import date
 
 from rich.console import Console
 from rich.table import Table
 
+from models.explain import reason_lines
 from pipeline import review_db
 from pipeline.errors import PipelineError
 
@@ -28,7 +28,7 @@ def show_queue(url: str, as_of: date | None, top: int, console: Console | None =
     for column in ("rank", "account", "score", "ring", "status", "why"):
         table.add_column(column, overflow="fold")
     for row in rows.itertuples():
-        why = "\n".join(f"- {r['text']}" for r in json.loads(row.reasons))
+        why = reason_lines(row.reasons)
         ring = row.ring_id if isinstance(row.ring_id, str) else ""
         table.add_row(str(row.rank), row.account_id, f"{row.score:.3f}", ring, row.status, why)
     # Off a terminal rich would wrap at 80 columns; a log or a pipe reads better wide.

@@ -18,11 +18,15 @@ os.environ.setdefault("DO_NOT_TRACK", "true")
 
 import lightgbm as lgb
 import mlflow
-import mlflow.lightgbm
+import mlflow.pyfunc
+import numpy as np
+import pandas as pd
+import sklearn
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 
+from models.estimator import AbuseClassifier
 from pipeline.errors import PipelineError
 
 MODEL_NAME = "buyer-abuse"
@@ -52,11 +56,23 @@ def configure(uri: str) -> MlflowClient:
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
+class AbuseScorer(mlflow.pyfunc.PythonModel):
+    """The registered model as MLflow serves it: `predict` gives the probability of abuse of
+    each row of a frame holding the feature columns (so `mlflow models serve`, `spark_udf` and
+    `pyfunc.load_model(...).predict` return scores, not 0/1 labels)."""
+
+    def __init__(self, classifier: AbuseClassifier) -> None:
+        self.classifier = classifier
+
+    def predict(self, context, model_input: pd.DataFrame, params: dict | None = None) -> np.ndarray:
+        return self.classifier.predict_proba(model_input)[:, 1]
+
+
 @dataclass(frozen=True)
 class RegisteredModel:
     """A loaded registry version with the exact feature columns (name -> polars type) it takes."""
 
-    model: lgb.LGBMClassifier
+    model: AbuseClassifier
     version: str
     columns: dict[str, str]
     tags: dict[str, str]
@@ -96,22 +112,24 @@ def load(uri: str, alias: str = CHAMPION) -> RegisteredModel:
     uri = f"models:/{MODEL_NAME}@{alias}"
     with _mlflow_chatter_to_stdout():
         info = mlflow.models.get_model_info(uri)
-        model = mlflow.lightgbm.load_model(uri)
+        model = mlflow.pyfunc.load_model(uri).unwrap_python_model().classifier
     columns = {c.name: _SIGNATURE_TYPES.get(c.type.name, c.type.name) for c in info.signature.inputs.inputs}
     return RegisteredModel(model, str(version.version), columns, dict(version.tags or {}))
 
 
-def log_model(model: lgb.LGBMClassifier, example, tags: dict[str, str]) -> str:
-    """Log the model in the active run and register it, with `tags` on the registered version;
-    returns the new version number."""
+def log_model(model: AbuseClassifier, example: pd.DataFrame, tags: dict[str, str]) -> str:
+    """Log the model in the active run as an MLflow pyfunc (``AbuseScorer``) and register it,
+    with `tags` on the registered version; returns the new version number."""
     signature = infer_signature(example, model.predict_proba(example)[:, 1])
+    # Listed, which skips MLflow's slow inference; the scorer itself is this package's code.
+    requirements = [f"lightgbm=={lgb.__version__}", f"scikit-learn=={sklearn.__version__}", f"pandas=={pd.__version__}"]
     with _mlflow_chatter_to_stdout():
-        info = mlflow.lightgbm.log_model(
-            model,
+        info = mlflow.pyfunc.log_model(
             name="model",
+            python_model=AbuseScorer(model),
             signature=signature,
             registered_model_name=MODEL_NAME,
-            pip_requirements=[f"lightgbm=={lgb.__version__}"],  # skips MLflow's slow requirement inference
+            pip_requirements=requirements,
             tags=tags,
         )
     version = str(info.registered_model_version)

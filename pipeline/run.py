@@ -24,7 +24,6 @@ import numpy as np
 import polars as pl
 from filelock import FileLock, Timeout
 
-from features.build import build_features
 from features.labels import confirmed_abusers
 from features.time import as_of_end
 from models.dataset import merge_labels
@@ -34,6 +33,7 @@ from models.explain import reasons
 from models.population import LOOKBACK, is_active
 from models.queue import ranked, review_queue
 from pipeline import registry, review_db, rundirs
+from pipeline.engine import build_local
 from pipeline.errors import PipelineError
 from pipeline.progress import Stages
 from pipeline.settings import Settings
@@ -79,7 +79,7 @@ def _batch(data: Path, as_of: date, settings: Settings, engine, stages: Stages) 
         snap = loaded.snapshot
     with stages("features"):
         labels = merge_labels(snap.labels, review_db.verdict_labels(engine, until=t))
-        features = build_features(snap.accounts, snap.orders, snap.payment_attempts, snap.sessions, labels, as_of=as_of)
+        features = build_local(snap, labels, as_of)
         try:
             check_columns(features, champion.columns, champion.feature_set_version)
         except ValueError as exc:

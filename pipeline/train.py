@@ -14,8 +14,10 @@ import mlflow
 import numpy as np
 import polars as pl
 import polars.selectors as cs
+from sklearn.base import clone
 
-from features.build import FEATURE_SET_VERSION, build_features, feature_names
+from features.build import FEATURE_SET_VERSION
+from features.catalogue import feature_names
 from features.labels import labels_in_force
 from features.time import as_of_end
 from models.dataset import (
@@ -26,11 +28,12 @@ from models.dataset import (
     split,
     training_examples,
 )
-from models.estimator import ModelConfig, check_columns, feature_frame, fit, predict
+from models.estimator import AbuseClassifier, check_columns, feature_frame, fit_examples, predict
 from models.evaluate import baseline_scores, ranking_metrics
 from models.plots import importance_figure, pr_figure, precision_at_k_figure, score_figure
 from models.promotion import ChampionState, Comparison, promote
 from pipeline import registry
+from pipeline.engine import build_local
 from pipeline.progress import Stages, track
 from pipeline.settings import Settings
 from pipeline.snapshot import Snapshot, load_snapshot, summarize, write_rejects
@@ -60,9 +63,7 @@ def feature_snapshots(snapshot: Snapshot, labels: pl.DataFrame | None, times: li
     """Feature tables at each snapshot instant, with the naive baselines' inputs joined."""
     out = {}
     for at in track(times, "feature snapshots"):
-        features = build_features(
-            snapshot.accounts, snapshot.orders, snapshot.payment_attempts, snapshot.sessions, labels, as_of=at
-        )
+        features = build_local(snapshot, labels, at)
         out[at] = features.join(baseline_scores(snapshot.orders, at), on="account_id", how="left")
     return out
 
@@ -74,7 +75,7 @@ def train(
     *,
     verdicts: pl.DataFrame | None = None,
     training: TrainingConfig = TrainingConfig(),
-    model_cfg: ModelConfig = ModelConfig(),
+    estimator: AbuseClassifier | None = None,
 ) -> TrainResult:
     """Train on labels in force at the end of `as_of` (plus analysts' `verdicts`), register the
     model and move `champion` to it only if it beats the current champion (models.promotion)."""
@@ -110,7 +111,7 @@ def train(
         )
     with stages("fit"):
         try:
-            model = fit(train_set, model_cfg)
+            model = fit_examples(clone(estimator) if estimator is not None else AbuseClassifier(), train_set)
         except ValueError as exc:
             raise registry.RegistryError(f"cannot train as of {as_of}: {exc}") from None
     names = feature_names()
@@ -142,7 +143,7 @@ def train(
                 "train_abuse": int(train_set["y"].sum()),
                 "valid_examples": valid.height,
                 **{f"training.{k_}": v for k_, v in asdict(training).items()},
-                **{f"model.{k_}": v for k_, v in asdict(model_cfg).items()},
+                **{f"model.{k_}": v for k_, v in model.get_params().items()},
             }
         )
         mlflow.log_metrics({name: value for name, value in metrics.items() if np.isfinite(value)})

@@ -17,8 +17,8 @@ import polars as pl
 
 from contract.tables import polars_schema
 from features.context import campaign_context
-from features.history import order_history
-from features.payments import payment_history
+from features.history import history
+from features.payments import payments
 from features.time import known_at
 
 # The as-of instant of a run `--as-of 2026-03-31`: midnight UTC after that day, exclusive.
@@ -99,13 +99,13 @@ def by_account(result: pl.DataFrame) -> dict[str, dict]:
 
 
 def history_at(order_rows: pl.DataFrame, t: datetime = T) -> dict[str, dict]:
-    """order_history as the feature job runs it: orders cut at t, campaigns from the cut orders."""
+    """history as the feature job runs it: orders cut at t, campaigns from the cut orders."""
     known = known_at("orders", order_rows, t)
-    return by_account(order_history(known, campaign_context(known), t))
+    return by_account(history(known, campaign_context(known), t))
 
 
 def payments_at(attempt_rows: pl.DataFrame, t: datetime = T) -> dict[str, dict]:
-    return by_account(payment_history(known_at("payment_attempts", attempt_rows, t), t))
+    return by_account(payments(known_at("payment_attempts", attempt_rows, t), t))
 
 
 def buyer_cancel(placed_at: datetime, after: timedelta, **more) -> dict:

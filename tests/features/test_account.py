@@ -1,15 +1,15 @@
-"""features.account.account_profile: age, verification and how new the accounts on an e-mail domain are."""
+"""features.account.account: age, verification and how new the accounts on an e-mail domain are."""
 
 from __future__ import annotations
 
 import pytest
 from feature_frames import DAY, HOUR, US, T, accounts, by_account
 
-from features.account import NEW_ACCOUNT_DAYS, account_profile
+from features.account import NEW_ACCOUNT_DAYS, account
 
 
 def profile(*rows: dict) -> dict[str, dict]:
-    return by_account(account_profile(accounts(*rows), T))
+    return by_account(account(accounts(*rows), T))
 
 
 def test_account_columns():
@@ -54,7 +54,7 @@ def test_account_columns():
 
 
 def test_unknown_phone_verification_stays_unknown():
-    got = account_profile(accounts(dict(account_id="a", phone_verified=None)), T)
+    got = account(accounts(dict(account_id="a", phone_verified=None)), T)
     assert got["phone_verified"].to_list() == [None]
 
 

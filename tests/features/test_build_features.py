@@ -9,7 +9,8 @@ import pytest
 from feature_frames import DAY, HOUR, MIN, US, T, accounts, attempts, by_account, frame, labels, orders, sessions
 from polars.testing import assert_frame_equal
 
-from features.build import KEY_COLUMNS, as_of_instant, build_features, catalogue, feature_names
+from features.build import KEY_COLUMNS, as_of_instant, build_features
+from features.catalogue import catalogue, feature_names
 
 AS_OF = date(2026, 3, 31)  # t = T = 2026-04-01T00:00Z
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from features.build import catalogue, feature_names
-from features.catalogue import markdown
+from features.catalogue import catalogue, feature_names, markdown
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "features.md"
 

@@ -17,7 +17,7 @@ from features.context import (
     REFUSAL_PRIOR,
     STOCKOUT_PRIOR,
     campaign_context,
-    context_history,
+    context,
     region_context,
     seller_context,
 )
@@ -128,7 +128,7 @@ def test_expected_and_excess_against_given_context_rates():
         seller_cancel(paid=True, ship_region="BY", campaign_id="C"),  # stock-out rate max(0.04, 0.3); is one
         dict(placed_at=P, ship_region=None),  # neither paid nor shipped: expects nothing
     )
-    a = by_account(context_history(given, CAMPAIGNS, REGIONS, SELLERS))["a"]
+    a = by_account(context(given, CAMPAIGNS, REGIONS, SELLERS))["a"]
     assert a == pytest.approx(
         {
             "account_id": "a",
@@ -144,7 +144,7 @@ def test_expected_and_excess_against_given_context_rates():
 
 
 def test_an_unpaid_seller_cancel_is_neither_expected_nor_excess():
-    a = by_account(context_history(orders(seller_cancel(paid=False)), CAMPAIGNS, REGIONS, SELLERS))["a"]
+    a = by_account(context(orders(seller_cancel(paid=False)), CAMPAIGNS, REGIONS, SELLERS))["a"]
     assert (a["seller_cancels_expected_lifetime"], a["seller_cancels_excess_lifetime"]) == (0.0, 0.0)
 
 
@@ -158,7 +158,7 @@ def test_expected_logistics_failures_from_the_pooled_region_rate():
         delivered(account_id="d", ship_region=None),
         after_shipment("logistics", account_id="e", ship_region=None),
     )
-    got = by_account(context_history(given, campaign_context(given), region_context(given), seller_context(given)))
+    got = by_account(context(given, campaign_context(given), region_context(given), seller_context(given)))
     r_by, r_none = (1 + 0.6) / (5 + 20), (1 + 0.6) / (2 + 20)
     expected = {acc: row["logistics_cancels_expected_lifetime"] for acc, row in got.items()}
     excess = {acc: row["logistics_cancels_excess_lifetime"] for acc, row in got.items()}
@@ -181,6 +181,6 @@ def test_a_logistics_cancel_before_shipment_is_not_excess_over_shipped_orders():
             ship_region="BY",
         )
     )
-    a = by_account(context_history(given, campaign_context(given), region_context(given), seller_context(given)))["a"]
+    a = by_account(context(given, campaign_context(given), region_context(given), seller_context(given)))["a"]
     assert a["logistics_cancels_expected_lifetime"] == 0.0
     assert a["logistics_cancels_excess_lifetime"] == 0.0  # is 1.0

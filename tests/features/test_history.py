@@ -1,4 +1,4 @@
-"""features.history.order_history: what each order-history column counts, on orders written by hand.
+"""features.history.history: what each order-history column counts, on orders written by hand.
 
 Every test runs the history the way the feature job does (orders cut at t with known_at, campaigns
 from the cut orders) and names the exact value; smoothed rates are (k + 4 * prior) / (n + 4).

@@ -9,7 +9,8 @@ import polars as pl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from features.build import build_features, catalogue
+from features.build import build_features
+from features.catalogue import catalogue
 from features.history import HISTORY_SUMS
 from features.payments import PAYMENT_SUMS
 from features.time import WINDOWS

@@ -1,4 +1,4 @@
-"""features.payments.payment_history: attempts, failures, instruments and decline codes per account."""
+"""features.payments.payments: attempts, failures, instruments and decline codes per account."""
 
 from __future__ import annotations
 

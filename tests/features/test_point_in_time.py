@@ -86,13 +86,3 @@ def test_an_independent_market_gives_identical_features_with_or_without_later_da
     cut = build_features(*(exported_at(tables, t)[n] for n in TABLES), as_of=as_of)
     assert_frame_equal(full, cut)
     assert full.height == tables["accounts"].filter(pl.col("created_at") < t).height
-
-
-@settings(max_examples=8, deadline=None)
-@given(buckets=st.integers(2, 7), seed=st.integers(0, 3))
-def test_bucketed_features_equal_whole_table_features(buckets: int, seed: int) -> None:
-    tables = market(seed, 120, 21)
-    as_of = MarketConfig().start + timedelta(days=15)
-    whole = build_features(*(tables[n] for n in TABLES), as_of=as_of)
-    bucketed = build_features(*(tables[n] for n in TABLES), as_of=as_of, buckets=buckets)
-    assert_frame_equal(whole, bucketed)

@@ -8,9 +8,11 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import polars as pl
 import pytest
+from sklearn.base import clone
+from sklearn.utils.validation import check_is_fitted
 
-from features.build import feature_names
-from models.estimator import ModelConfig, check_columns, fit, predict
+from features.catalogue import feature_names
+from models.estimator import AbuseClassifier, check_columns, fit_examples, predict
 
 EXPECTED = {"orders_7d": "Float64", "cancel_rate_7d": "Float64", "ring_size": "Float64"}
 
@@ -80,29 +82,33 @@ def catalogue_frame(y: list[int], days_ago: list[float] | None = None, signal: b
 
 def test_fit_refuses_a_training_set_without_both_classes():
     with pytest.raises(ValueError, match="needs both abuse and legit examples"):
-        fit(catalogue_frame([0] * 30), ModelConfig(n_estimators=5))
+        fit_examples(AbuseClassifier(n_estimators=5), catalogue_frame([0] * 30))
     with pytest.raises(ValueError, match="needs both abuse and legit examples"):
-        fit(catalogue_frame([1] * 30), ModelConfig(n_estimators=5))
+        fit_examples(AbuseClassifier(n_estimators=5), catalogue_frame([1] * 30))
 
 
 def test_fit_then_predict_gives_a_probability_per_row():
     train = catalogue_frame([0, 1] * 40)
-    model = fit(train, ModelConfig(n_estimators=5, min_child_samples=2))
+    unfitted = AbuseClassifier(n_estimators=5, min_child_samples=2)
+    model = fit_examples(unfitted, train)
 
+    assert model is unfitted  # fit returns the estimator itself ...
+    check_is_fitted(model)  # ... with its learned state in attributes ending in _
+    assert clone(model).get_params() == model.get_params()  # hyper-parameters live in the constructor
     p = predict(model, train, feature_names())
     assert p.shape == (80,)
     assert ((p >= 0) & (p <= 1)).all()
-    assert np.allclose(predict(model.booster_, train, feature_names()), p)
+    assert np.allclose(model.booster_.predict(train.select(feature_names()).to_pandas()), p)
 
 
 def test_rounds_are_chosen_on_the_latest_training_decisions_then_the_model_is_refitted_on_all():
     train = catalogue_frame([0, 1] * 300, signal=True)  # decisions spread over 60 days
-    cfg = ModelConfig(n_estimators=400, early_stopping_rounds=20, early_stopping_days=14, min_child_samples=5)
-    model = fit(train, cfg)
+    cfg = AbuseClassifier(n_estimators=400, early_stopping_rounds=20, early_stopping_days=14, min_child_samples=5)
+    model = fit_examples(cfg, train)
 
     assert 1 <= model.rounds_ < 400  # early stopping chose, on the last 14 days
     assert model.booster_.num_trees() == model.rounds_  # the refit on every example has that many rounds
-    assert model.n_estimators == model.rounds_
+    assert model.n_estimators == 400  # the hyper-parameter is not overwritten by what was learned
 
 
 def test_without_both_classes_in_the_latest_days_the_default_rounds_are_used():
@@ -110,6 +116,6 @@ def test_without_both_classes_in_the_latest_days_the_default_rounds_are_used():
     train = catalogue_frame(
         y, days_ago=[60 - i * 0.3 for i in range(100)] + [3.0] * 20
     )  # only legit in the last 14 days
-    model = fit(train, ModelConfig(n_estimators=400, default_rounds=7, min_child_samples=5))
+    model = fit_examples(AbuseClassifier(n_estimators=400, default_rounds=7, min_child_samples=5), train)
 
     assert model.rounds_ == 7 and model.booster_.num_trees() == 7

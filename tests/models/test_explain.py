@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 
-import lightgbm as lgb
 import numpy as np
 import polars as pl
 import pytest
 
+from models.estimator import AbuseClassifier
 from models.explain import contributions, reasons
 
 NAMES = ["buyer_cancels_30d", "account_age_days", "ring_size"]
@@ -42,10 +42,8 @@ def population() -> pl.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def model(population: pl.DataFrame) -> lgb.LGBMClassifier:
-    m = lgb.LGBMClassifier(
-        n_estimators=40, num_leaves=7, min_child_samples=5, random_state=0, deterministic=True, n_jobs=1, verbose=-1
-    )
+def model(population: pl.DataFrame) -> AbuseClassifier:
+    m = AbuseClassifier(default_rounds=40, num_leaves=7, min_child_samples=5, subsample=1.0, colsample_bytree=1.0)
     return m.fit(population.select(NAMES).to_pandas(), population["y"].to_numpy())
 
 

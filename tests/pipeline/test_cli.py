@@ -15,7 +15,7 @@ import polars as pl
 import pytest
 from e2e import AS_OF, MARKET, invoke, one_line
 
-from features.build import feature_names
+from features.catalogue import feature_names
 from pipeline.review_db import connect, read_queue
 from pipeline.settings import Settings
 

@@ -19,7 +19,8 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 import pipeline.train
-from features.build import FEATURE_SET_VERSION, feature_names
+from features.build import FEATURE_SET_VERSION
+from features.catalogue import feature_names
 from features.labels import labels_in_force
 from features.time import as_of_end
 from models.dataset import TrainingConfig, split
@@ -169,11 +170,12 @@ def test_a_better_model_takes_the_champion_alias(market, tmp_path, monkeypatch):
     uri = use_store(monkeypatch, tmp_path)
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     # A deliberately bad first champion: trained on inverted labels, it ranks abusers last.
-    real_fit = pipeline.train.fit
-    monkeypatch.setattr(pipeline.train, "fit", lambda rows, cfg: real_fit(rows.with_columns(y=1 - pl.col("y")), cfg))
+    real_fit = pipeline.train.fit_examples
+    inverted = lambda model, rows: real_fit(model, rows.with_columns(y=1 - pl.col("y")))
+    monkeypatch.setattr(pipeline.train, "fit_examples", inverted)
     figures = set(plt.get_fignums())
     bad = train(market, AS_OF, settings_in(tmp_path))
-    monkeypatch.setattr(pipeline.train, "fit", real_fit)
+    monkeypatch.setattr(pipeline.train, "fit_examples", real_fit)
 
     good = train(market, AS_OF, settings_in(tmp_path))
 

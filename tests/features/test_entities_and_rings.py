@@ -1,4 +1,4 @@
-"""features.graph: links between accounts and the devices, cards, addresses and networks they use,
+"""features.entities and features.rings: links between accounts and the devices, cards, addresses and networks they use,
 how widely each is shared (others only, never the account itself), and rings of linked accounts."""
 
 from __future__ import annotations
@@ -9,19 +9,9 @@ import pytest
 from feature_frames import DAY, HOUR, US, T, accounts, attempts, by_account, labels, orders, sessions
 from polars.testing import assert_frame_equal
 
-import features.graph as graph
-from features.graph import (
-    RING_CAPS,
-    account_facts,
-    entity_links,
-    entity_sharing,
-    entity_stats,
-    known_abusers,
-    ring_graph,
-    ring_links,
-    ring_profile,
-    rings,
-)
+import features.rings
+from features.entities import account_facts, entities, entity_links, entity_stats, known_abusers
+from features.rings import RING_CAPS, ring_graph, ring_links, ring_membership, rings
 from features.time import known_at
 
 LINK_SCHEMA = {"account_id": pl.String, "kind": pl.String, "entity_id": pl.String}
@@ -58,7 +48,7 @@ def facts_of(acc: pl.DataFrame, history: pl.DataFrame | None = None, label_rows:
 
 def ring_of(acc: pl.DataFrame, links: pl.DataFrame) -> dict[str, str]:
     """{account_id: ring_id} for the accounts in a ring."""
-    found = rings(acc, ring_links(links, entity_stats(links, facts_of(acc))))
+    found = ring_membership(acc, ring_links(links, entity_stats(links, facts_of(acc))))
     return dict(found.iter_rows())
 
 
@@ -160,7 +150,7 @@ SHARING_LABELS = labels(
 
 def sharing_at(t=T) -> dict[str, dict]:
     facts = facts_of(SHARING_ACCOUNTS, SHARING_HISTORY, SHARING_LABELS, t)
-    return by_account(entity_sharing(SHARING_LINKS, entity_stats(SHARING_LINKS, facts), facts))
+    return by_account(entities(SHARING_LINKS, entity_stats(SHARING_LINKS, facts), facts))
 
 
 def test_entity_stats():
@@ -247,11 +237,11 @@ def test_the_default_ring_caps():
 
 
 def test_ring_ids_are_reproducible():
-    first = rings(
+    first = ring_membership(
         RING_ACCOUNTS, ring_links(links_of(*RING_LINKS), entity_stats(links_of(*RING_LINKS), facts_of(RING_ACCOUNTS)))
     )
     shuffled_accounts, shuffled_links = RING_ACCOUNTS.reverse(), links_of(*RING_LINKS).reverse()
-    second = rings(
+    second = ring_membership(
         shuffled_accounts, ring_links(shuffled_links, entity_stats(shuffled_links, facts_of(shuffled_accounts)))
     )
     assert_frame_equal(first.sort("account_id"), second.sort("account_id"))
@@ -288,15 +278,13 @@ def test_merging_rings_take_the_older_founders_id():
 
 @pytest.mark.parametrize(("sharers", "ringed"), [(2, True), (3, False)], ids=["at-cap", "over-cap"])
 def test_an_entity_shared_by_more_accounts_than_its_cap_does_not_link(monkeypatch, sharers, ringed):
-    monkeypatch.setitem(graph.RING_CAPS, "device", 2)
+    monkeypatch.setitem(features.rings.RING_CAPS, "device", 2)
     acc = accounts(*[dict(account_id=x) for x in "abc"])
     links = links_of(*[(x, "device", "kiosk") for x in "abc"[:sharers]])
     assert ring_of(acc, links) == (dict.fromkeys("abc"[:sharers], "R-a") if ringed else {})
     # the entity figures still show the sharing
     facts = facts_of(acc)
-    assert (
-        by_account(entity_sharing(links, entity_stats(links, facts), facts))["a"]["max_accounts_per_device"] == sharers
-    )
+    assert by_account(entities(links, entity_stats(links, facts), facts))["a"]["max_accounts_per_device"] == sharers
 
 
 def test_no_links_no_rings():
@@ -306,9 +294,9 @@ def test_no_links_no_rings():
 def test_ring_profile():
     links = links_of(*RING_LINKS)
     strong = ring_links(links, entity_stats(links, facts_of(RING_ACCOUNTS)))
-    ring = rings(RING_ACCOUNTS, strong)
+    ring = ring_membership(RING_ACCOUNTS, strong)
     facts = facts_of(RING_ACCOUNTS, history_of(A=(10, 5, 1, 2, 3, 12), B=(2, 0, 0, 0)), labels(dict(account_id="A")))
-    got = by_account(ring_profile(ring, facts, links, strong))
+    got = by_account(rings(ring, facts, links, strong))
     pooled = dict(
         ring_id="R-C",
         ring_size=3,
