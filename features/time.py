@@ -8,6 +8,7 @@ first is what makes every feature identical whether or not later data is in the 
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta
 
 import polars as pl
@@ -20,6 +21,22 @@ Frame = pl.DataFrame | pl.LazyFrame
 
 # Windows end at t (exclusive) and reach back this many days; "lifetime" is everything known.
 WINDOWS: dict[str, int | None] = {"1d": 1, "7d": 7, "30d": 30, "90d": 90, "lifetime": None}
+
+
+def as_of_day(value: date | datetime | str) -> date:
+    """The day a value names: a date as is, a datetime's UTC date, or text YYYY-MM-DD.
+    Raises ValueError for text that is not such a date."""
+    if isinstance(value, datetime):
+        return (value.astimezone(UTC) if value.tzinfo else value).date()
+    if isinstance(value, date):
+        return value
+    text = str(value).strip()
+    try:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):  # fromisoformat alone also takes 20260331, 2026-W13-2
+            return date.fromisoformat(text)
+    except ValueError:
+        pass
+    raise ValueError(f"{value!r} is not a date YYYY-MM-DD")
 
 
 def as_of_end(day: date) -> datetime:

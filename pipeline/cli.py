@@ -12,16 +12,27 @@ from pathlib import Path
 import click
 
 from contract.values import REVIEW_STATUSES
+from features.time import as_of_day
 from pipeline.errors import PipelineError
 from pipeline.progress import configure_logging
 from pipeline.settings import ENVIRONMENT, Settings
 
 DIR = click.Path(path_type=Path, file_okay=False)
-DAY = click.DateTime(formats=["%Y-%m-%d"])
 
 
-def _day(value) -> date | None:
-    return None if value is None else value.date()
+class Day(click.ParamType):
+    """A date YYYY-MM-DD (features.time.as_of_day), given to the command as a `date`."""
+
+    name = "YYYY-MM-DD"
+
+    def convert(self, value, param, ctx) -> date:
+        try:
+            return as_of_day(value)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+DAY = Day()
 
 
 def _setting(*names: str, **kwargs):
@@ -140,7 +151,7 @@ def features(data: Path, as_of, out: Path, buckets: int, reject_limit: float) ->
     """Build the account feature table as of the end of --as-of (one row per account)."""
     from pipeline.featurize import write_features
 
-    write_features(data, _day(as_of), out, buckets=buckets, reject_limit=reject_limit)
+    write_features(data, as_of, out, buckets=buckets, reject_limit=reject_limit)
 
 
 @app.command()
@@ -161,7 +172,7 @@ def train(ctx: click.Context, data: Path, as_of, **options) -> None:
         and not Path(chosen.review_db.removeprefix("sqlite:///")).exists()
     )
     verdicts = None if default_and_absent else db.verdict_labels(db.connect(chosen.review_db))
-    result = train_model(data, _day(as_of), chosen, verdicts=verdicts)
+    result = train_model(data, as_of, chosen, verdicts=verdicts)
     m = result.metrics
     click.echo(f"{'model version':<32}{result.version} ({result.alias})")
     for name in (
@@ -187,10 +198,10 @@ def run(as_of, data: Path, **options) -> None:
     from pipeline.run import run as run_batch
 
     chosen = resolved(options)
-    summary = run_batch(data, _day(as_of), chosen)
+    summary = run_batch(data, as_of, chosen)
     click.echo(
         f"scored {summary['scored']:,} accounts, queued {summary['queued']} with {summary['model']}; "
-        f"outputs in {rundirs.run_dir(chosen.runs, _day(as_of))}"
+        f"outputs in {rundirs.run_dir(chosen.runs, as_of)}"
     )
 
 
@@ -204,7 +215,7 @@ def backfill(start, end, force: bool, data: Path, **options) -> None:
     """Run every date in a range, skipping dates already complete unless --force."""
     from pipeline.run import backfill as run_range
 
-    for day, outcome in run_range(data, _day(start), _day(end), resolved(options), force=force):
+    for day, outcome in run_range(data, start, end, resolved(options), force=force):
         click.echo(f"{day}  {outcome}")
 
 
@@ -216,7 +227,7 @@ def queue(review_db: str, as_of, top: int) -> None:
     """Show the top of the review queue with the reasons for each account."""
     from pipeline.queue import show_queue
 
-    show_queue(review_db, _day(as_of), top)
+    show_queue(review_db, as_of, top)
 
 
 @app.command()
@@ -230,8 +241,8 @@ def verdict(review_db: str, account: str, as_of, status: str, reviewed_by: str, 
     """Record an analyst's verdict on a queued account (it becomes a label for training)."""
     from pipeline import review_db as db
 
-    db.record_verdict(db.connect(review_db), account, _day(as_of), status, reviewed_by, note)
-    click.echo(f"{account} on {_day(as_of)}: {status}")
+    db.record_verdict(db.connect(review_db), account, as_of, status, reviewed_by, note)
+    click.echo(f"{account} on {as_of}: {status}")
 
 
 def main() -> None:

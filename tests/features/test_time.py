@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 
 import polars as pl
 import pytest
 from feature_frames import DAY, HOUR, MIN, US, T, accounts, attempts, frame, labels, orders, sessions, utc
 from polars.testing import assert_frame_equal
 
-from features.time import WINDOWS, as_of_end, in_window, known_at
+from features.time import WINDOWS, as_of_day, as_of_end, in_window, known_at
 
 # -- known_at on orders ------------------------------------------------------------------------
 
@@ -169,3 +169,22 @@ def test_in_window_is_evaluated_per_row():
     given = orders(dict(placed_at=T - 7 * DAY), dict(placed_at=T - 7 * DAY - US), dict(placed_at=T - MIN))
     assert given.select(in_window("placed_at", T, "7d")).to_series().to_list() == [True, False, True]
     assert given.select(in_window("placed_at", T, "lifetime")).to_series().to_list() == [True, True, True]
+
+
+@pytest.mark.parametrize(
+    ("value", "day"),
+    [
+        ("2026-03-31", date(2026, 3, 31)),
+        (" 2026-03-31 ", date(2026, 3, 31)),
+        (date(2026, 3, 31), date(2026, 3, 31)),
+        (datetime(2026, 3, 31, 23, 0, tzinfo=timezone(timedelta(hours=-5))), date(2026, 4, 1)),  # its UTC day
+    ],
+)
+def test_as_of_day_reads_a_date_in_one_form(value, day):
+    assert as_of_day(value) == day
+
+
+@pytest.mark.parametrize("text", ["2026-13-40", "20260331", "2026-W13-2", "31/03/2026", ""])
+def test_as_of_day_refuses_anything_else(text):
+    with pytest.raises(ValueError, match="is not a date YYYY-MM-DD"):
+        as_of_day(text)
