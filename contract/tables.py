@@ -35,34 +35,39 @@ class _Strict(pa.DataFrameModel):
 
 class Accounts(_Strict):
     account_id: str = pa.Field(unique=True)
-    created_at: DateTime = pa.Field(dtype_kwargs=UTC)
-    country: str = pa.Field(str_matches=ISO_COUNTRY)
-    email_domain: str = pa.Field(nullable=True)
+    created_at: DateTime = pa.Field(dtype_kwargs=UTC, description="registration time")
+    country: str = pa.Field(str_matches=ISO_COUNTRY, description="ISO 3166-1 alpha-2 of the buyer's profile")
+    email_domain: str = pa.Field(nullable=True, description="e.g. `gmail.com`")
     phone_verified: bool = pa.Field(nullable=True)
 
 
 class Orders(_Strict):
     order_id: str = pa.Field(unique=True)
-    account_id: str
+    account_id: str = pa.Field(description="the buyer; must exist in accounts")
     seller_id: str
-    item_id: str
-    campaign_id: str = pa.Field(nullable=True)
+    item_id: str = pa.Field(description="listing / SKU bought (one main item per order)")
+    campaign_id: str = pa.Field(nullable=True, description="promotion or flash-sale event the order was placed under")
     placed_at: DateTime = pa.Field(dtype_kwargs=UTC)
-    paid_at: DateTime = pa.Field(nullable=True, dtype_kwargs=UTC)
+    paid_at: DateTime = pa.Field(nullable=True, dtype_kwargs=UTC, description="first successful payment")
     shipped_at: DateTime = pa.Field(nullable=True, dtype_kwargs=UTC)
     delivered_at: DateTime = pa.Field(nullable=True, dtype_kwargs=UTC)
-    cancelled_at: DateTime = pa.Field(nullable=True, dtype_kwargs=UTC)
-    cancel_initiator: str = pa.Field(nullable=True, isin=CANCEL_INITIATORS)
-    cancel_reason: str = pa.Field(nullable=True)
-    amount_usd: float = pa.Field(ge=0)
-    discount_usd: float = pa.Field(ge=0)
+    cancelled_at: DateTime = pa.Field(nullable=True, dtype_kwargs=UTC, description="set iff the order was cancelled")
+    cancel_initiator: str = pa.Field(nullable=True, isin=CANCEL_INITIATORS, description="set iff cancelled")
+    cancel_reason: str = pa.Field(
+        nullable=True,
+        description="free code, e.g. `changed_mind`, `out_of_stock`, `customs_hold`, `undeliverable_address`, `payment_timeout`",
+    )
+    amount_usd: float = pa.Field(ge=0, description="order total after discounts")
+    discount_usd: float = pa.Field(ge=0, description="coupon / promotion value applied")
     item_count: int = pa.Field(ge=1)
-    ship_country: str = pa.Field(str_matches=ISO_COUNTRY)
-    ship_region: str = pa.Field(nullable=True)
-    address_id: str = pa.Field(nullable=True)
-    device_id: str = pa.Field(nullable=True)
-    ip_prefix: str = pa.Field(nullable=True)
-    payment_instrument_id: str = pa.Field(nullable=True)
+    ship_country: str = pa.Field(str_matches=ISO_COUNTRY, description="ISO 3166-1 alpha-2")
+    ship_region: str = pa.Field(nullable=True, description="region / province code inside ship_country")
+    address_id: str = pa.Field(nullable=True, description="hashed normalised shipping address")
+    device_id: str = pa.Field(nullable=True, description="device fingerprint that placed the order")
+    ip_prefix: str = pa.Field(nullable=True, description="network prefix the order came from (e.g. a /24)")
+    payment_instrument_id: str = pa.Field(
+        nullable=True, description="hashed card / wallet used for the successful payment"
+    )
 
     @pa.dataframe_check(name="placed_at <= paid_at <= shipped_at <= delivered_at")
     def states_in_order(cls, data: pa.PolarsData) -> pl.LazyFrame:
@@ -89,12 +94,15 @@ class Orders(_Strict):
 
 class PaymentAttempts(_Strict):
     attempt_id: str = pa.Field(unique=True)
-    order_id: str
+    order_id: str = pa.Field(description="must exist in orders")
     account_id: str
-    instrument_id: str
+    instrument_id: str = pa.Field(description="hashed card / wallet tried")
     attempted_at: DateTime = pa.Field(dtype_kwargs=UTC)
     succeeded: bool
-    failure_code: str = pa.Field(nullable=True)
+    failure_code: str = pa.Field(
+        nullable=True,
+        description="e.g. `insufficient_funds`, `card_declined`, `risk_declined`, `timeout`; null iff succeeded",
+    )
 
     @pa.dataframe_check(name="failure_code is empty exactly when succeeded")
     def failure_code_iff_failed(cls, data: pa.PolarsData) -> pl.LazyFrame:
@@ -111,8 +119,8 @@ class Sessions(_Strict):
 class Labels(_Strict):
     account_id: str
     label: str = pa.Field(isin=LABELS)
-    decided_at: DateTime = pa.Field(dtype_kwargs=UTC)
-    source: str
+    decided_at: DateTime = pa.Field(dtype_kwargs=UTC, description="when the outcome became known")
+    source: str = pa.Field(description="e.g. `review`, `chargeback`, `policy`")
 
 
 @dataclass(frozen=True)
@@ -156,7 +164,7 @@ TABLES: dict[str, Table] = {
             ("account_id", "decided_at"),
             "decided_at",
             False,
-            "decided outcomes (reviews, chargebacks, policy actions); the latest at or before t is in force at t",
+            "decided outcomes (reviews, chargebacks, policy actions); an account's latest decision before t is the one in force at t",
         ),
     )
 }

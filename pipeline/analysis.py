@@ -21,11 +21,11 @@ rather than a new empty database.
 
 from __future__ import annotations
 
+import io
 import json
-import os
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
+from contextlib import redirect_stderr
 from datetime import date, datetime
 from pathlib import Path
 
@@ -647,21 +647,6 @@ def ring_figure(graph: nx.Graph, status: pd.DataFrame, focus: str | None = None,
 # -- the model --------------------------------------------------------------------------------
 
 
-@contextmanager
-def _environment(**values: str) -> Iterator[None]:
-    """Environment variables set while inside, restored afterwards."""
-    before = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in before.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
 def _client(uri: str):
     from mlflow.tracking import MlflowClient
 
@@ -725,7 +710,7 @@ def logged_plots(tracking_uri: str, run_id: str, folder: str = "plots") -> dict[
     feature_importance), downloaded to a temporary folder: {name: path}."""
     client = _client(tracking_uri)
     target = Path(tempfile.mkdtemp(prefix="buyer-abuse-plots-"))
-    with _environment(MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR="false"):  # a progress bar is noise in a notebook
+    with redirect_stderr(io.StringIO()):  # MLflow's download progress bar is noise in a notebook
         local = Path(client.download_artifacts(run_id, folder, str(target)))
     return {p.stem: p for p in sorted(local.glob("*.png"))}
 

@@ -247,9 +247,6 @@ def verdict(review_db: str, account: str, as_of, status: str, reviewed_by: str, 
 
 def main() -> None:
     """Entry point: every failure becomes one line on stderr and a non-zero exit."""
-    # MLflow's telemetry stays off unless the environment asks for it.
-    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-    os.environ.setdefault("DO_NOT_TRACK", "true")
     try:
         defaults = default_map(Settings.defaults(Path.cwd()))
         code = app.main(prog_name="buyer-abuse", standalone_mode=False, default_map=defaults)

@@ -8,13 +8,9 @@ the environment or the working directory.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from contextlib import redirect_stderr
 from dataclasses import dataclass
-
-os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-os.environ.setdefault("DO_NOT_TRACK", "true")
 
 import lightgbm as lgb
 import mlflow

@@ -1,4 +1,4 @@
-"""The review table analysts work from (DATA_CONTRACT.md section 2).
+"""The review table analysts work from (docs/data_contract.md section 2).
 
 ``review_queue`` holds one row per flagged account per scoring date. The batch
 run writes each date's queue with :func:`write_queue`; analysts record their

@@ -1,4 +1,4 @@
-"""A synthetic cross-border marketplace in the format of DATA_CONTRACT.md section 1.
+"""A synthetic cross-border marketplace in the format of docs/data_contract.md section 1.
 
 The market is built so that a model which does well on it has to learn what separates
 abuse from honest misfortune, not read one column:

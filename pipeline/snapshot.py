@@ -1,4 +1,4 @@
-"""Read a marketplace snapshot directory (DATA_CONTRACT.md section 1) into typed, valid tables.
+"""Read a marketplace snapshot directory (docs/data_contract.md section 1) into typed, valid tables.
 
 `load_snapshot` returns every table cast to the types of `pipeline.contract` with the rows that
 break a rule taken out, plus one reject line per (row, rule) broken and per-table counts. It
@@ -290,15 +290,15 @@ def _rule_masks(name: str, df: pl.DataFrame) -> dict[tuple[str, str], pl.Series]
         values = df[column]
         if not spec.nullable:  # pandera counts NaN as null in a float column; so do we
             nan = values.is_nan() if values.dtype.is_float() else False
-            masks[_rule(name, column, "not_nullable"), column] = values.is_null() | nan
+            masks[rule_name(name, column, "not_nullable"), column] = values.is_null() | nan
         if spec.unique:
-            masks[_rule(name, column, "field_uniqueness"), column] = _duplicated(values)
+            masks[rule_name(name, column, "field_uniqueness"), column] = _duplicated(values)
         for check in spec.checks:
-            masks[_rule(name, column, check), column] = ~check(lazy, column).check_output.collect().to_series()
+            masks[rule_name(name, column, check), column] = ~check(lazy, column).check_output.collect().to_series()
     if schema.unique:
-        masks[_rule(name, None, "multiple_fields_uniqueness"), WHOLE_ROW] = df.select(schema.unique).is_duplicated()
+        masks[rule_name(name, None, "multiple_fields_uniqueness"), WHOLE_ROW] = df.select(schema.unique).is_duplicated()
     for check in schema.checks:
-        masks[_rule(name, None, check), WHOLE_ROW] = ~check(lazy).check_output.collect().to_series()
+        masks[rule_name(name, None, check), WHOLE_ROW] = ~check(lazy).check_output.collect().to_series()
     return masks
 
 
@@ -352,7 +352,7 @@ def _pandera_chunk(name: str, df: pl.DataFrame) -> tuple[pl.DataFrame, list[str]
             raise InputError(f"{name}: missing column {column}")  # _open checks this first; belt and braces
         frame_level = context == "DataFrameSchema"
         checks = schema.checks if frame_level else schema.columns[column].checks
-        rules.append(_rule(name, None if frame_level else column, check if number is None else checks[number]))
+        rules.append(rule_name(name, None if frame_level else column, check if number is None else checks[number]))
     kinds = kinds.with_columns(rule=pl.Series(rules, dtype=pl.String))
     named = cases.join(kinds, on=["schema_context", "column", "check", "check_number"], nulls_equal=True)
     per_row = named.filter(pl.col("index").is_not_null()).select(
@@ -364,7 +364,7 @@ def _pandera_chunk(name: str, df: pl.DataFrame) -> tuple[pl.DataFrame, list[str]
     return per_row, whole
 
 
-def _rule(table: str, column: str | None, check: Check | str) -> str:
+def rule_name(table: str, column: str | None, check: Check | str) -> str:
     """A reject rule as a reader wants it, e.g. `orders.cancel_initiator not in (buyer, seller)`."""
     if isinstance(check, str):
         wording = {"not_nullable": "is null", "field_uniqueness": "duplicated"}

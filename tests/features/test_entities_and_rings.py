@@ -11,7 +11,7 @@ from polars.testing import assert_frame_equal
 
 import features.rings
 from features.entities import account_facts, entities, entity_links, entity_stats, known_abusers
-from features.rings import RING_CAPS, ring_graph, ring_links, ring_membership, rings
+from features.rings import ring_graph, ring_links, ring_membership, rings
 from features.time import known_at
 
 LINK_SCHEMA = {"account_id": pl.String, "kind": pl.String, "entity_id": pl.String}
@@ -230,10 +230,6 @@ RING_LINKS = [
 def test_rings_are_accounts_linked_through_devices_cards_and_addresses():
     # C is the founder: registered first (not first by name)
     assert ring_of(RING_ACCOUNTS, links_of(*RING_LINKS)) == {"A": "R-C", "B": "R-C", "C": "R-C"}
-
-
-def test_the_default_ring_caps():
-    assert RING_CAPS == {"device": 50, "card": 20, "address": 30}  # no "net": a shared prefix never links
 
 
 def test_ring_ids_are_reproducible():

@@ -139,10 +139,6 @@ def test_as_of_end_is_midnight_utc_after_the_day(day, instant):
 # -- windows ---------------------------------------------------------------------------------
 
 
-def test_the_windows():
-    assert WINDOWS == {"1d": 1, "7d": 7, "30d": 30, "90d": 90, "lifetime": None}
-
-
 EDGES = [(w, days) for w, days in WINDOWS.items() if days is not None]
 
 

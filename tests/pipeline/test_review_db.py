@@ -1,4 +1,4 @@
-"""The review table (DATA_CONTRACT.md section 2), specified on SQLite and on a real PostgreSQL server."""
+"""The review table (docs/data_contract.md section 2), specified on SQLite and on a real PostgreSQL server."""
 
 from __future__ import annotations
 

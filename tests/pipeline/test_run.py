@@ -1,6 +1,6 @@
 """`buyer-abuse run` and `backfill` end to end on a small simulated market, with a champion trained
-once for the module: the scores file and the review queue (issue 4), re-runs, verdicts, crashes,
-locks, an unreachable database and the run summary (issue 5), on SQLite and PostgreSQL."""
+once per session: the scores file and the review queue, re-runs, verdicts, crashes, locks, an
+unreachable database and the run summary, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -89,7 +89,7 @@ def summary_of(out: Path, day: date) -> dict:
     return json.loads((out / f"as_of={day}" / "summary.json").read_text())
 
 
-# -- issue 4: the batch scores every active account and queues the top with reasons -----------
+# -- the batch scores every active account and queues the top with reasons --------------------
 
 
 def test_run_scores_every_active_account_and_queues_the_top_with_reasons(market, workdir, settings):
@@ -148,7 +148,7 @@ def test_a_feature_table_unlike_the_models_signature_is_refused(market, workdir,
     assert read_queue(connect(settings_in(workdir).review_db)).empty
 
 
-# -- issue 5: re-runs, verdicts, crashes, locks, backfill, summary -----------------------------
+# -- re-runs, verdicts, crashes, locks, backfill, summary --------------------------------------
 
 
 def test_a_rerun_replaces_scores_but_keeps_every_verdict_and_note(market, workdir, review_url, settings):

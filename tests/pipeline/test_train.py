@@ -1,6 +1,5 @@
 """`buyer-abuse train` end to end on a small simulated market: an MLflow run that names its data,
-features and metrics, a registered version with a signature, and the champion/challenger rule
-(issue 4)."""
+features and metrics, a registered version with a signature, and the champion/challenger rule."""
 
 from __future__ import annotations
 

@@ -1,0 +1,209 @@
+"""docs/data_contract.md, generated from the contract package and the command line.
+
+``python -m pipeline.contract_doc > docs/data_contract.md``; a test fails when the file is stale.
+The column tables come from ``contract.tables`` (the pandera models the loader validates
+with, and the rules worded as the rejects file names them), ``contract.outputs`` and the
+click commands of ``pipeline.cli``, so the document cannot drift from the code.
+"""
+
+from __future__ import annotations
+
+import click
+import polars as pl
+from click.core import UNSET
+
+from contract.outputs import REVIEW_QUEUE, REVIEW_QUEUE_TABLE, SCORES, TRUTH, Column
+from contract.tables import FOREIGN_KEYS, LATER_STATES, TABLES
+from contract.values import CANCEL_INITIATORS, LABEL_OF_STATUS, LABELS, REVIEW_STATUSES
+from pipeline import cli
+from pipeline.settings import ENVIRONMENT, Settings
+from pipeline.snapshot import rule_name
+
+# The defaults as --help shows them in a working directory WORKDIR.
+WORKDIR = "WORKDIR"
+SHOWN_DEFAULTS = Settings(
+    review_db=f"sqlite:///{WORKDIR}/review.db", tracking_uri=f"sqlite:///{WORKDIR}/mlflow.db", runs=f"{WORKDIR}/runs"
+)
+
+INTRO = """\
+# Data contract
+
+What the pipeline reads, what it writes, and how it is driven. Every input and output below is
+an interface other systems depend on (exports from the marketplace warehouse, analysts'
+notebooks, the review tool, schedulers): it changes only by extension (new optional columns,
+new optional tables), never by renaming or re-typing what is here.
+
+Generated from the contract package (`contract/`) and the command line by
+`python -m pipeline.contract_doc > docs/data_contract.md`; a test fails when it is stale.
+"""
+
+INPUT = """\
+## 1. Input: a marketplace snapshot directory
+
+One directory, one table per name. Each table is either `NAME.parquet`, a directory `NAME/` of
+Parquet files (any partitioning; files and folders starting with `.` or `_` are ignored), or
+`NAME.csv` (header row, ISO-8601 timestamps, empty = null). Extra columns are kept but ignored.
+All timestamps are UTC; naive timestamps are read as UTC.
+
+The state of a row at an instant T is recovered from its timestamps: a row is known at T only
+if its event time is before T, and an order's later states are unset at T when reached at or
+after T, together with the columns that only exist once they are ({later}). Nothing that happened
+after T may influence a feature, a label or a graph edge computed as of T.
+"""
+
+BAD_INPUT = """\
+### Bad input
+
+A row that breaks a rule above is never silently dropped and never crashes the run: it goes to
+a rejects file beside the run's outputs (`rejects.parquet`: table, key, rule, row as JSON) with
+the rule worded as in the tables above, and the run's summary counts it. Cross-table rules are
+checked against the *valid* rows of the parent table: {foreign}. A run whose rejected share of
+any table exceeds the reject limit stops before writing anything, with a message naming the
+table, the rule and a few example keys. A missing required table or column, or a file that
+cannot be parsed, stops the run with a one-line error naming it.
+"""
+
+OUTPUTS = """\
+## 2. Outputs
+
+### The review table `{table}`
+
+In the review database (a SQLite file by default; any SQLAlchemy URL, PostgreSQL tested): one
+row per flagged account per scoring date.
+
+{columns}
+
+Re-running the same date replaces that date's scores but never an analyst's status, reviewer,
+time or note. Analysts' verdicts are read back as labels by the next training run: {labels}
+(decided at `reviewed_at`, source `review`); other statuses are no decision.
+
+### The run directory `RUNS/as_of=DATE/`
+
+Written by `buyer-abuse run` and moved into place complete: `summary.json` (counts, stages,
+drift), `rejects.parquet`, `features.parquet` (the feature table, docs/features.md),
+`queue.parquet` (the rows written to the review table) and `scores.parquet`:
+
+{scores}
+
+### The simulator's truth `truth.parquet`
+
+Beside a simulated snapshot (never read by the pipeline itself):
+
+{truth}
+"""
+
+CLI_INTRO = """\
+## 3. Command line
+
+One console script, `buyer-abuse`. `--as-of DATE` means: everything known up to the end of
+that UTC day, nothing after. Every command exits non-zero with a one-line reason on stderr on
+failure, logs progress on stdout, and is safe to re-run. Settings come from the option, else
+the environment variable named, else the default; defaults are in the working directory
+(shown here as `{workdir}`). The model registry is MLflow's: `MLFLOW_TRACKING_URI` selects
+the tracking store as everywhere in MLflow.
+"""
+
+
+def _type(dtype: pl.DataType) -> str:
+    if isinstance(dtype, pl.Datetime):
+        return "timestamp (UTC)"
+    return {pl.String: "string", pl.Float64: "float", pl.Int64: "int", pl.Boolean: "bool"}[dtype]
+
+
+def _input_table(name: str) -> str:
+    table = TABLES[name]
+    schema = table.model.to_schema()
+    lines = [
+        f"### {name} ({'required' if table.required else 'optional'})",
+        "",
+        f"{table.about[0].upper()}{table.about[1:]}. Key: {', '.join(f'`{k}`' for k in table.key)}; "
+        f"event time: `{table.event_time}`.",
+        "",
+        "| column | type | nullable | rules | notes |",
+        "|---|---|---|---|---|",
+    ]
+    for column, spec in schema.columns.items():
+        rules = [rule_name(name, column, check) for check in spec.checks]
+        if spec.unique:
+            rules.append(rule_name(name, column, "field_uniqueness"))
+        rules += [f"{name}.{c} not in {p}" for child, c, p, _ in FOREIGN_KEYS if child == name and c == column]
+        shown = "; ".join(f"`{r}`" for r in rules)
+        notes = spec.description or ""
+        lines.append(
+            f"| `{column}` | {_type(spec.dtype.type)} | {'yes' if spec.nullable else 'no'} | {shown} | {notes} |"
+        )
+    if schema.checks:
+        lines += ["", "Row rules: " + "; ".join(f"`{rule_name(name, None, check)}`" for check in schema.checks) + "."]
+    return "\n".join(lines) + "\n"
+
+
+def _columns(columns: tuple[Column, ...]) -> str:
+    lines = ["| column | type | nullable | notes |", "|---|---|---|---|"]
+    lines += [f"| `{c.name}` | {c.type} | {'yes' if c.nullable else 'no'} | {c.notes} |" for c in columns]
+    return "\n".join(lines)
+
+
+def _command(name: str, command: click.Command) -> str:
+    defaults = cli.default_map(SHOWN_DEFAULTS).get(name, {})
+    first = (command.help or "").strip().splitlines()[0]
+    lines = [f"### `buyer-abuse {name}`", "", first, "", "| option | value | default | environment | meaning |"]
+    lines.append("|---|---|---|---|---|")
+    for param in command.params:
+        if not isinstance(param, click.Option) or param.name == "help":
+            continue
+        value = "flag" if param.is_flag else param.type.name.upper()
+        if param.required:
+            default = "required"
+        elif param.name in defaults:
+            default = f"`{defaults[param.name]}`"
+        elif param.default not in (None, False, UNSET) and not callable(param.default):
+            default = f"`{param.default}`"
+        else:
+            default = ""
+        env = f"`{ENVIRONMENT[param.name]}`" if param.name in ENVIRONMENT else ""
+        meaning = " ".join((param.help or "").split()).replace("|", "\\|")
+        lines.append(f"| `{'` / `'.join(param.opts)}` | {value} | {default} | {env} | {meaning} |")
+    return "\n".join(lines) + "\n"
+
+
+def markdown() -> str:
+    later = ", ".join(
+        f"`{state}`" + (f" with {', '.join(f'`{c}`' for c in deps)}" if deps else "")
+        for state, deps in LATER_STATES.items()
+    )
+    foreign = "; ".join(
+        f"`{child}.{column}` must exist in `{parent}.{pcolumn}`" for child, column, parent, pcolumn in FOREIGN_KEYS
+    )
+    values = "\n".join(
+        [
+            "Value sets: cancel initiators "
+            + ", ".join(f"`{v}`" for v in CANCEL_INITIATORS)
+            + "; labels "
+            + ", ".join(f"`{v}`" for v in LABELS)
+            + "; review statuses "
+            + ", ".join(f"`{v}`" for v in REVIEW_STATUSES)
+            + ".",
+        ]
+    )
+    labels = ", ".join(f"`{status}` → `{label}`" for status, label in LABEL_OF_STATUS.items())
+    parts = [
+        INTRO,
+        INPUT.format(later=later),
+        values + "\n",
+        *(_input_table(name) for name in TABLES),
+        BAD_INPUT.format(foreign=foreign),
+        OUTPUTS.format(
+            table=REVIEW_QUEUE_TABLE,
+            columns=_columns(REVIEW_QUEUE),
+            labels=labels,
+            scores=_columns(SCORES),
+            truth=_columns(TRUTH),
+        ),
+        CLI_INTRO.format(workdir=WORKDIR),
+        *(_command(name, command) for name, command in cli.app.commands.items()),
+    ]
+    return "\n".join(parts)
+
+
+if __name__ == "__main__":
+    print(markdown(), end="")
