@@ -119,7 +119,7 @@ ENTITY_MARKERS = {"device": "s", "card": "D", "address": "^", "net": "v"}
 RING_KINDS = ("device", "card", "address")  # what links a ring: network prefixes never do (features.graph)
 RANKERS = {"score": "model", **{b: f"baseline: {b}" for b in BASELINES}}
 
-# Honest look-alikes: groups of honest accounts a careless rule would flag (see pipeline/simulate.py).
+# Honest look-alikes: groups of honest accounts a careless rule would flag (see the simulator package).
 LOOKALIKES: dict[str, pl.Expr] = {
     "remote-region buyers": pl.col("remote"),
     "stock-out victims (flash_fan)": pl.col("pattern") == "flash_fan",

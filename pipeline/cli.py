@@ -56,9 +56,10 @@ def app(verbose: bool) -> None:
 @click.option("--seed", type=int, default=1, show_default=True, help="The same seed gives the same market.")
 def simulate(out: Path, accounts: int, days: int, seed: int) -> None:
     """Write a synthetic marketplace in the contract format, plus its ground truth."""
-    from pipeline.simulate import MarketConfig, write_market
+    from pipeline.progress import track
+    from simulator import MarketConfig, write_market
 
-    write_market(MarketConfig(accounts=accounts, days=days, seed=seed), out)
+    write_market(MarketConfig(accounts=accounts, days=days, seed=seed), out, track=track)
 
 
 @app.command()

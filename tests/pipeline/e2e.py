@@ -17,7 +17,7 @@ from unittest import mock
 import pytest
 
 from pipeline.cli import main
-from pipeline.simulate import MarketConfig
+from simulator import MarketConfig
 
 # The market every end-to-end test runs on (simulated once per session by conftest's `market`):
 # small enough for seconds per training, with abuse labels on both sides of the validation cut.
