@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulator.params import COUNTRIES, HONEST, PATTERNS, P
+from simulator.params import COUNTRIES, HONEST, PATTERNS, P, Patterns
 from simulator.population import Accounts
 
 
@@ -104,48 +104,46 @@ class _PoolBuilder:
         return Pools(ptr, ent[order])
 
 
-def entity_pools(rng: np.random.Generator, acc: Accounts) -> dict[str, Pools]:
+def entity_pools(rng: np.random.Generator, acc: Accounts, patterns: Patterns) -> dict[str, Pools]:
     """Devices, shipping addresses, payment instruments and network prefixes per account."""
     n, all_acc = acc.n, np.arange(acc.n)
     is_p = {name: acc.pattern == P[name] for name in PATTERNS}
+    own_range = patterns.own_entities
+
+    def own(pool: str, pattern: str) -> np.ndarray:
+        lo, hi = own_range[pool][pattern]
+        return rng.integers(lo, hi + 1, n)
+
+    def share_in_groups(builder: _PoolBuilder, pool: str) -> None:
+        for pattern, per_group, per_member, share in patterns.shared_entities[pool]:
+            builder.shared(rng, acc, pattern, per_group, per_member, share=share)
 
     dev = _PoolBuilder()
-    own = 1 + (rng.random(n) < 0.35)
-    own = np.where(is_p["coupon_ring"], rng.integers(4, 9, n), own)  # rotating devices
-    own = np.where(is_p["hoarding_ring"] | is_p["account_farm"], (rng.random(n) < 0.3).astype(int), own)
-    dev.personal(all_acc, own)
-    dev.shared(rng, acc, "household", (1, 1), 1, share=0.75)
-    dev.shared(rng, acc, "hoarding_ring", (2, 5), 2)
-    dev.shared(rng, acc, "account_farm", (2, 4), 2)
-    dev.shared(rng, acc, "coupon_ring", (1, 1), 1, share=0.5)
-    dev.shared(rng, acc, "seller_sabotage", (1, 1), 1, share=0.7)
-    dev.shared(rng, acc, "card_testing", (1, 2), 1)
+    count = 1 + (rng.random(n) < 0.35)
+    count = np.where(is_p["coupon_ring"], own("device", "coupon_ring"), count)  # rotating devices
+    count = np.where(is_p["hoarding_ring"] | is_p["account_farm"], (rng.random(n) < 0.3).astype(int), count)
+    dev.personal(all_acc, count)
+    share_in_groups(dev, "device")
     # Shared public devices (internet cafes, shop kiosks): a few, each used by many buyers.
     cafe_users = all_acc[(acc.pattern < len(HONEST)) & (rng.random(n) < 0.004)]
     cafes = dev.new(max(1, n // 40_000))
     dev.add(cafe_users, rng.choice(cafes, len(cafe_users)))
 
     addr = _PoolBuilder()
-    own = np.where(is_p["heavy_buyer"], rng.integers(2, 5, n), 1)
-    own = np.where(is_p["household"] & (rng.random(n) < 0.8), 0, own)
-    own = np.where(is_p["hoarding_ring"] | is_p["account_farm"], 0, own)
-    addr.personal(all_acc, own)
-    addr.shared(rng, acc, "household", (1, 1), 1)
-    addr.shared(rng, acc, "hoarding_ring", (1, 3), 1)
-    addr.shared(rng, acc, "account_farm", (2, 4), 1)
-    addr.shared(rng, acc, "coupon_ring", (1, 1), 1, share=0.3)
+    count = np.where(is_p["heavy_buyer"], own("address", "heavy_buyer"), 1)
+    count = np.where(is_p["household"] & (rng.random(n) < 0.8), 0, count)
+    count = np.where(is_p["hoarding_ring"] | is_p["account_farm"], 0, count)
+    addr.personal(all_acc, count)
+    share_in_groups(addr, "address")
 
     card = _PoolBuilder()
-    own = 1 + (rng.random(n) < 0.3)
-    own = np.where(is_p["heavy_buyer"], rng.integers(2, 5, n), own)
-    own = np.where(is_p["card_trouble"], rng.integers(2, 4, n), own)
-    own = np.where(is_p["card_testing"], rng.integers(10, 40, n), own)
-    own = np.where(is_p["coupon_ring"], (rng.random(n) < 0.3).astype(int), own)
-    card.personal(all_acc, own)
-    card.shared(rng, acc, "household", (1, 1), 1, share=0.3)
-    card.shared(rng, acc, "coupon_ring", (2, 3), 2)
-    card.shared(rng, acc, "card_testing", (5, 15), 6)
-    card.shared(rng, acc, "account_farm", (1, 3), 1, share=0.5)
+    count = 1 + (rng.random(n) < 0.3)
+    count = np.where(is_p["heavy_buyer"], own("card", "heavy_buyer"), count)
+    count = np.where(is_p["card_trouble"], own("card", "card_trouble"), count)
+    count = np.where(is_p["card_testing"], own("card", "card_testing"), count)
+    count = np.where(is_p["coupon_ring"], (rng.random(n) < 0.3).astype(int), count)
+    card.personal(all_acc, count)
+    share_in_groups(card, "card")
 
     # Network prefixes: a home prefix shared with neighbours, and for half the buyers one of
     # three mobile carrier prefixes per country (carrier-grade NAT: huge sharing).
@@ -156,9 +154,7 @@ def entity_pools(rng: np.random.Generator, acc: Accounts) -> dict[str, Pools]:
     carriers = net.new(len(COUNTRIES) * 3)
     mobile = rng.random(n) < 0.5
     net.add(all_acc[mobile], carriers[acc.country[mobile] * 3 + rng.integers(0, 3, int(mobile.sum()))])
-    net.shared(rng, acc, "hoarding_ring", (1, 2), 1)
-    net.shared(rng, acc, "account_farm", (1, 2), 1)
-    net.shared(rng, acc, "card_testing", (1, 1), 1)
+    share_in_groups(net, "net")
     rotating = is_p["coupon_ring"]
     net.personal(all_acc[rotating], np.full(int(rotating.sum()), 3))
     return {"device": dev.build(n), "address": addr.build(n), "card": card.build(n), "net": net.build(n)}

@@ -8,7 +8,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from simulator.params import BEHAVIOUR, DAY, HOUR, ITEMS_PER_SELLER, MINUTE, PATTERNS, MarketConfig, P
+from simulator.params import BEHAVIOUR_COLUMNS, DAY, HOUR, ITEMS_PER_SELLER, MINUTE, PATTERNS, MarketConfig, P, Patterns
 from simulator.population import Accounts, active_window, leader
 
 
@@ -77,7 +77,9 @@ class Plan:
         return Plan(*(getattr(self, f.name)[index] for f in fields(Plan)))
 
 
-def ordinary_orders(rng, cfg: MarketConfig, acc: Accounts, seller_p: np.ndarray, camp: Campaigns) -> Plan:
+def ordinary_orders(
+    rng, cfg: MarketConfig, acc: Accounts, patterns: Patterns, seller_p: np.ndarray, camp: Campaigns
+) -> Plan:
     """Every account's everyday orders: Poisson counts, uniform times, popular sellers."""
     end = cfg.days * DAY
     start, stop = active_window(acc, end)
@@ -106,20 +108,16 @@ def ordinary_orders(rng, cfg: MarketConfig, acc: Accounts, seller_p: np.ndarray,
     # Orders placed while a promotion runs are often placed under it.
     running = np.searchsorted(camp.promo_start, placed, side="right") - 1
     in_promo = (running >= 0) & (placed < camp.promo_end[np.maximum(running, 0)])
-    p_promo = np.array([BEHAVIOUR[p][8] for p in PATTERNS])[behaviour]
+    p_promo = patterns.behaviour_table()[behaviour, BEHAVIOUR_COLUMNS.index("p_promo")]
     campaign = np.where(in_promo & (rng.random(len(account)) < p_promo), running, -1)
     return Plan(account, placed, item, campaign, behaviour)
 
 
-def flash_orders(rng, cfg: MarketConfig, acc: Accounts, camp: Campaigns) -> Plan:
+def flash_orders(rng, cfg: MarketConfig, acc: Accounts, patterns: Patterns, camp: Campaigns) -> Plan:
     """Flash-sale orders: fans and some regulars join a few sales, hoarders join most."""
     start, stop = active_window(acc, cfg.days * DAY)
-    join = np.array([0.01] * len(PATTERNS))
-    join[P["flash_fan"]], join[P["discount_hunter"]], join[P["heavy_buyer"]] = 0.30, 0.08, 0.10
-    join[P["hoarding_ring"]], join[P["account_farm"]] = 0.55, 0.20
-    per_join = np.ones(len(PATTERNS))
-    per_join[P["flash_fan"]], per_join[P["heavy_buyer"]] = 1.5, 2.0
-    per_join[P["hoarding_ring"]], per_join[P["account_farm"]] = 4.0, 2.0
+    join = np.array([patterns.flash[p][0] for p in PATTERNS])
+    per_join = np.array([patterns.flash[p][1] for p in PATTERNS])
     plans = []
     for sale, begin in enumerate(camp.flash_start):
         alive = np.flatnonzero((start <= begin) & (stop > begin))
@@ -145,8 +143,11 @@ def flash_orders(rng, cfg: MarketConfig, acc: Accounts, camp: Campaigns) -> Plan
     return Plan.concat(plans) if plans else Plan(*(np.zeros(0, np.int64) for _ in range(5)))
 
 
-def order_plan(rng, cfg: MarketConfig, acc: Accounts, seller_p: np.ndarray, camp: Campaigns) -> Plan:
+def order_plan(
+    rng, cfg: MarketConfig, acc: Accounts, patterns: Patterns, seller_p: np.ndarray, camp: Campaigns
+) -> Plan:
     """Every order of the market, ordinary and flash, sorted by placement time: the market's
     own order ids follow placement time, as a warehouse export's would."""
-    plan = Plan.concat([ordinary_orders(rng, cfg, acc, seller_p, camp), flash_orders(rng, cfg, acc, camp)])
+    ordinary = ordinary_orders(rng, cfg, acc, patterns, seller_p, camp)
+    plan = Plan.concat([ordinary, flash_orders(rng, cfg, acc, patterns, camp)])
     return plan.take(np.argsort(plan.placed, kind="stable"))

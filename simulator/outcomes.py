@@ -11,7 +11,6 @@ from contract.values import CANCEL_INITIATORS
 from simulator.entities import Pools
 from simulator.orders import Campaigns, Plan
 from simulator.params import (
-    BEHAVIOUR,
     BEHAVIOUR_COLUMNS,
     COUNTRIES,
     DAY,
@@ -21,7 +20,6 @@ from simulator.params import (
     ITEMS_PER_SELLER,
     MINUTE,
     MISSING,
-    PATTERNS,
     REMOTE_REGIONS,
     TESTING_FAILURES,
     P,
@@ -45,12 +43,19 @@ class Outcome:
 
 
 def outcomes(
-    rng, plan: Plan, acc: Accounts, pools: dict[str, Pools], camp: Campaigns, seller_stockout, region_failure
+    rng,
+    plan: Plan,
+    acc: Accounts,
+    pools: dict[str, Pools],
+    camp: Campaigns,
+    behaviour: np.ndarray,
+    seller_stockout: np.ndarray,
+    region_failure: np.ndarray,
 ) -> Outcome:
-    """Payment, merchant, logistics and buyer events of every order, vectorised."""
+    """Payment, merchant, logistics and buyer events of every order, vectorised. `behaviour`
+    is the (pattern code, BEHAVIOUR_COLUMNS) table of the market (Patterns.behaviour_table)."""
     n = len(plan.account)
-    table = np.array([BEHAVIOUR[p] for p in PATTERNS], dtype=np.float64)
-    b = {name: table[plan.behaviour, i] for i, name in enumerate(BEHAVIOUR_COLUMNS)}
+    b = {name: behaviour[plan.behaviour, i] for i, name in enumerate(BEHAVIOUR_COLUMNS)}
     a = plan.account
     for column in ("p_unpaid", "p_cancel_paid", "p_cancel_shipped"):
         b[column] = np.minimum(b[column] * acc.fickleness[a], 0.9)

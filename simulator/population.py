@@ -9,18 +9,19 @@ import numpy as np
 
 from simulator.params import (
     ABUSE,
-    BEHAVIOUR,
+    ABUSE_ONSET_DAYS,
+    BEHAVIOUR_COLUMNS,
     COUNTRIES,
     DAY,
     HONEST,
+    MISSING,
     NEVER,
-    ORDER_RATE,
     PATTERNS,
     REGIONS_PER_COUNTRY,
     REMOTE_REGIONS,
-    SHARES,
     MarketConfig,
     P,
+    Patterns,
 )
 
 
@@ -64,13 +65,13 @@ def active_window(acc: Accounts, end: int) -> tuple[np.ndarray, np.ndarray]:
     return start, np.maximum(stop, start)
 
 
-def population(rng: np.random.Generator, cfg: MarketConfig) -> Accounts:
+def population(rng: np.random.Generator, cfg: MarketConfig, patterns: Patterns) -> Accounts:
     """Every account of the market, unbanned (labels.bans says who is banned when)."""
     n, end = cfg.accounts, cfg.days * DAY
     pattern = np.full(n, P["regular"], dtype=np.int8)
     group = np.full(n, -1, dtype=np.int32)
     next_slot, next_group = 0, 0
-    for name, (share, lo, hi) in SHARES.items():
+    for name, (share, lo, hi) in patterns.shares.items():
         target = max(round(share * n), lo if name in ABUSE else 0)
         sizes = rng.integers(lo, hi + 1, size=target // lo + 1)
         sizes = sizes[: np.searchsorted(np.cumsum(sizes), target) + 1]
@@ -105,11 +106,22 @@ def population(rng: np.random.Generator, cfg: MarketConfig) -> Accounts:
     # A household or ring lives (or ships) in one place.
     country, region = country[leader(group)], region[leader(group)]
 
-    medians = np.array([ORDER_RATE[p] for p in PATTERNS])[pattern]
+    medians = np.array([patterns.order_rate[p] for p in PATTERNS])[pattern]
     rate = medians * rng.lognormal(0.0, 0.6, n)
     ban = np.full(n, NEVER, dtype=np.int64)
     # Buyers of one kind still differ: some cancel twice as often as their peers, some half.
     fickleness = rng.lognormal(0.0, 0.5, n)
-    base_failure = np.array([BEHAVIOUR[p][0] for p in PATTERNS])[pattern]
-    card_failure = np.where(pattern == P["card_trouble"], rng.uniform(0.3, 0.8, n), base_failure)
+    base_failure = patterns.behaviour_table()[pattern, BEHAVIOUR_COLUMNS.index("p_fail")]
+    trouble = rng.uniform(*patterns.card_trouble_failure, n)
+    card_failure = np.where(pattern == P["card_trouble"], trouble, base_failure)
     return Accounts(pattern, group, created.astype(np.int64), country, region, rate, ban, fickleness, card_failure)
+
+
+def abuse_onset(rng: np.random.Generator, acc: Accounts) -> np.ndarray:
+    """Seconds from the market start: when each abuser's abuse began, within ABUSE_ONSET_DAYS
+    of its first active moment (MISSING for honest accounts). Label delays count from it.
+
+    Drawn after the entity pools, where the simulator always drew it, so that the same seed
+    still gives the same market."""
+    onset = np.maximum(acc.created, 0) + rng.integers(0, ABUSE_ONSET_DAYS * DAY, acc.n)
+    return np.where(acc.is_abuser, onset, MISSING)

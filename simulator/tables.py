@@ -33,9 +33,11 @@ from simulator.params import (
     REASONS,
     REGIONS_PER_COUNTRY,
     REMOTE_REGIONS,
+    SOURCES,
     MarketConfig,
 )
-from simulator.population import Accounts, active_window, population
+from simulator.population import Accounts, abuse_onset, active_window, population
+from simulator.variation import market_patterns
 
 log = logging.getLogger("buyer_abuse")
 
@@ -74,12 +76,14 @@ def market_tables(cfg: MarketConfig, track: Track = untracked) -> Iterator[tuple
     `track(items, description, total)` may report progress over the order chunks."""
     rng = np.random.default_rng(cfg.seed)
     end, start_us = cfg.days * DAY, cfg.start_us
+    patterns = market_patterns(cfg)  # its own generator: the draws below stay where they were
     # The order of these draws is the market: each step consumes the one generator in turn.
-    acc = population(rng, cfg)
-    pools = entity_pools(rng, acc)
-    label = review_labels(rng, cfg, acc)
-    # Labels come first because a confirmed abuser is banned: every later step sees the bans.
-    acc = replace(acc, ban=bans(label, acc.n))
+    acc = population(rng, cfg, patterns)
+    pools = entity_pools(rng, acc, patterns)
+    first_abuse = abuse_onset(rng, acc)
+    label = review_labels(rng, cfg, acc, first_abuse)
+    # Labels come before orders and sessions because a label may ban: every later step sees the bans.
+    acc = replace(acc, ban=bans(label, acc.n, cfg.label_process))
     n_sellers = sellers(cfg)
     seller_p = 1.0 / np.arange(1, n_sellers + 1) ** 1.1
     seller_p /= seller_p.sum()
@@ -90,15 +94,16 @@ def market_tables(cfg: MarketConfig, track: Track = untracked) -> Iterator[tuple
     camp = campaigns(rng, cfg, seller_p)
     # Account ids are a random permutation, so an id says nothing about the account.
     account_ids = _ids("u", rng.permutation(acc.n) + 100_000)
-    yield from _account_tables(rng, acc, pools, label, end, start_us, account_ids)
+    yield from _account_tables(rng, acc, pools, label, first_abuse, end, start_us, account_ids)
 
     log.info("simulating orders for %d accounts over %d days", acc.n, cfg.days)
-    plan = order_plan(rng, cfg, acc, seller_p, camp)
+    plan = order_plan(rng, cfg, acc, patterns, seller_p, camp)
+    behaviour = patterns.behaviour_table()
     attempts_made = 0
     chunks = range(0, len(plan), ORDER_CHUNK)
     for first in track(chunks, "order chunks", len(chunks)):
         chunk = plan.take(slice(first, first + ORDER_CHUNK))
-        out = outcomes(rng, chunk, acc, pools, camp, seller_stockout, region_failure)
+        out = outcomes(rng, chunk, acc, pools, camp, behaviour, seller_stockout, region_failure)
         orders = _orders(rng, acc, pools, chunk, out, first, end, start_us, account_ids, camp.names)
         yield "orders", orders
         yield "payment_attempts", _payment_attempts(out, orders, attempts_made, end, start_us)
@@ -186,7 +191,14 @@ def _payment_attempts(out: Outcome, orders: pl.DataFrame, attempts_made: int, en
 
 
 def _account_tables(
-    rng, acc: Accounts, pools: dict[str, Pools], label: Labels, end: int, start_us: int, account_ids: pl.Series
+    rng,
+    acc: Accounts,
+    pools: dict[str, Pools],
+    label: Labels,
+    first_abuse: np.ndarray,
+    end: int,
+    start_us: int,
+    account_ids: pl.Series,
 ):
     """accounts, sessions, labels and truth."""
     country = np.array(list(COUNTRIES))
@@ -223,7 +235,7 @@ def _account_tables(
                     "account_id": account_ids.gather(label.account),
                     "label": np.where(label.abuse, "abuse", "legit"),
                     "decided_at": _times(start_us, label.decided),
-                    "source": pl.Series(["review", "chargeback", "policy"]).gather(label.source),
+                    "source": pl.Series(SOURCES).gather(label.source),
                 }
             ).sort("decided_at"),
         ),
@@ -237,6 +249,8 @@ def _account_tables(
                 "pattern": pl.Series(PATTERNS).gather(acc.pattern),
                 "group": _ids("g", acc.group.astype(np.int64)),
                 "remote": np.isin(acc.region, REMOTE_REGIONS),
+                # When the abuse began (null for honest accounts): label delays count from it.
+                "first_abuse_at": _times(start_us, _cut(first_abuse, end)),
             }
         ),
     )
@@ -268,6 +282,20 @@ def _sessions(rng, acc: Accounts, pools, end: int, start_us: int, account_ids: p
     ).sort("started_at")
 
 
+def market_parameters(cfg: MarketConfig) -> dict:
+    """Every parameter the market `cfg` is made with, after the variation's draw: its
+    configuration, label process and pattern parameters (what market.json records)."""
+    config = {
+        "accounts": cfg.accounts,
+        "days": cfg.days,
+        "seed": cfg.seed,
+        "start": cfg.start.isoformat(),
+        "variation": cfg.variation,
+        "label_process": cfg.label_process.as_dict(),
+    }
+    return {"config": config, "patterns": market_patterns(cfg).as_dict()}
+
+
 def write_market(cfg: MarketConfig, out: Path, track: Track = untracked) -> dict[str, int]:
     """Simulate and write every table as OUT/NAME.parquet plus truth.parquet, chunk by chunk;
     returns row counts. Files are written under temporary names and renamed when complete."""
@@ -286,8 +314,6 @@ def write_market(cfg: MarketConfig, out: Path, track: Track = untracked) -> dict
             writer.close()
     for name in writers:
         (out / f".{name}.parquet.partial").replace(out / f"{name}.parquet")
-    (out / "market.json").write_text(
-        json.dumps({"config": {**cfg.__dict__, "start": cfg.start.isoformat()}, "rows": counts}, indent=2)
-    )
+    (out / "market.json").write_text(json.dumps({**market_parameters(cfg), "rows": counts}, indent=2))
     log.info("wrote %s", ", ".join(f"{k}: {v:,}" for k, v in counts.items()))
     return counts
