@@ -212,7 +212,7 @@ def labels_at(data: Data, review: str | sa.Engine | None, as_of: Day) -> pd.Data
 
 def truth(data: str | Path) -> pd.DataFrame | None:
     """The simulator's truth.parquet beside the snapshot (account_id, is_abuser, pattern, group,
-    remote), or None for real data."""
+    remote, first_abuse_at), or None for real data."""
     path = Path(data) / "truth.parquet"
     return pd.read_parquet(path) if path.is_file() else None
 
