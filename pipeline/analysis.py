@@ -118,7 +118,7 @@ ENTITY_MARKERS = {"device": "s", "card": "D", "address": "^", "net": "v"}
 RING_KINDS = ("device", "card", "address")  # what links a ring: network prefixes never do (features.rings)
 RANKERS = {"score": "model", **{b: f"baseline: {b}" for b in BASELINES}}
 
-# Honest look-alikes: groups of honest accounts a careless rule would flag (see pipeline/simulate.py).
+# Honest look-alikes: groups of honest accounts a careless rule would flag (see the simulator package).
 LOOKALIKES: dict[str, pl.Expr] = {
     "remote-region buyers": pl.col("remote"),
     "stock-out victims (flash_fan)": pl.col("pattern") == "flash_fan",
@@ -211,7 +211,7 @@ def labels_at(data: Data, review: str | sa.Engine | None, as_of: Day) -> pd.Data
 
 def truth(data: str | Path) -> pd.DataFrame | None:
     """The simulator's truth.parquet beside the snapshot (account_id, is_abuser, pattern, group,
-    remote), or None for real data."""
+    remote, first_abuse_at), or None for real data."""
     path = Path(data) / "truth.parquet"
     return pd.read_parquet(path) if path.is_file() else None
 

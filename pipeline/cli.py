@@ -16,6 +16,7 @@ from features.time import as_of_day
 from pipeline.errors import PipelineError
 from pipeline.progress import configure_logging
 from pipeline.settings import ENVIRONMENT, Settings
+from simulator.params import DELAY_TAILS, LABEL_PROCESSES
 
 DIR = click.Path(path_type=Path, file_okay=False)
 
@@ -107,16 +108,131 @@ def app(verbose: bool) -> None:
     configure_logging(verbose)
 
 
+class DelayDays(click.ParamType):
+    """MIN:MEDIAN days, 0 <= MIN < MEDIAN."""
+
+    name = "MIN:MEDIAN"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, tuple):
+            return value
+        try:
+            low, median = (float(part) for part in value.split(":"))
+        except ValueError:
+            self.fail(f"{value!r} is not MIN:MEDIAN days (e.g. 2:10)", param, ctx)
+        if not 0 <= low < median:
+            self.fail(f"{value!r} needs 0 <= MIN < MEDIAN", param, ctx)
+        return low, median
+
+
+def _preset(part: str) -> str:
+    """`[default: ...]` text of a label option that the preset decides unless given."""
+    return f"the preset's, {part} in default"
+
+
+SHARE = click.FloatRange(0, 1)
+DEFAULT_LABELS = LABEL_PROCESSES["default"]
+
+
 @app.command()
 @click.option("--out", type=DIR, required=True, help="Directory to write the snapshot and truth.parquet into.")
 @click.option("--accounts", type=click.IntRange(min=50), default=5000, show_default=True, help="Buyer accounts.")
 @click.option("--days", type=click.IntRange(7, 730), default=60, show_default=True, help="Days of activity.")
 @click.option("--seed", type=int, default=1, show_default=True, help="The same seed gives the same market.")
-def simulate(out: Path, accounts: int, days: int, seed: int) -> None:
+@click.option(
+    "--variation",
+    type=SHARE,
+    default=0.0,
+    show_default=True,
+    help="Draw every pattern's parameters (shares, group sizes, order rates, behaviour, shared entities) "
+    "around the documented ones: each times 2**u, u uniform in [-X, X], seeded by --seed. 0: as documented.",
+)
+@click.option(
+    "--label-process",
+    "preset",
+    type=click.Choice(list(LABEL_PROCESSES)),
+    default="default",
+    show_default=True,
+    help="How labels arrive, by name (docs/simulator.md); the --label-* and --labels-* options change parts of it.",
+)
+@click.option(
+    "--label-delay-days",
+    type=DelayDays(),
+    show_default=_preset(
+        f"{DEFAULT_LABELS.delay.min_days:g}-{DEFAULT_LABELS.delay.min_days + DEFAULT_LABELS.delay.jitter_days:g} days "
+        f"+ exponential, median {DEFAULT_LABELS.delay.median_days():.1f}"
+    ),
+    help="Days from an abuser's first abuse to its label: never sooner than MIN, half of them by MEDIAN.",
+)
+@click.option(
+    "--label-delay-tail",
+    type=click.Choice(DELAY_TAILS),
+    show_default=_preset(DEFAULT_LABELS.delay.tail),
+    help="Shape of the label delay beyond its minimum (lognormal: a heavier tail into months).",
+)
+@click.option(
+    "--label-coverage",
+    type=SHARE,
+    show_default=_preset(f"{DEFAULT_LABELS.coverage:g}"),
+    help="Share of abusers reviewed on their own evidence; ring takedowns label ring-mates on top.",
+)
+@click.option(
+    "--labels-ban/--labels-no-ban",
+    "bans",
+    default=None,
+    show_default=_preset("ban" if DEFAULT_LABELS.bans else "no ban"),
+    help="Whether an abuse label stops the account (no order or session after it), or the account carries on "
+    "as after a chargeback or a policy flag.",
+)
+@click.option(
+    "--label-noise",
+    type=SHARE,
+    show_default=_preset(f"{DEFAULT_LABELS.false_abuse:g}"),
+    help="Share of reviewed accounts labelled wrongly, in both directions: honest ones abuse, abusers legit.",
+)
+@click.option(
+    "--label-corrections",
+    type=SHARE,
+    show_default=_preset(f"{DEFAULT_LABELS.corrected:g}"),
+    help="Share of wrong labels reversed later by a newer label row.",
+)
+@click.option(
+    "--label-takedown",
+    type=SHARE,
+    show_default=_preset(f"{DEFAULT_LABELS.ring_takedown:g}"),
+    help="Probability that a ring-mate of a labelled ring member is labelled with it.",
+)
+def simulate(
+    out: Path,
+    accounts: int,
+    days: int,
+    seed: int,
+    variation: float,
+    preset: str,
+    label_delay_days: tuple[float, float] | None,
+    label_delay_tail: str | None,
+    label_coverage: float | None,
+    bans: bool | None,
+    label_noise: float | None,
+    label_corrections: float | None,
+    label_takedown: float | None,
+) -> None:
     """Write a synthetic marketplace in the contract format, plus its ground truth."""
-    from pipeline.simulate import MarketConfig, write_market
+    from pipeline.progress import track
+    from simulator import MarketConfig, label_process, write_market
 
-    write_market(MarketConfig(accounts=accounts, days=days, seed=seed), out)
+    labels = label_process(
+        preset,
+        delay_days=label_delay_days,
+        delay_tail=label_delay_tail,
+        coverage=label_coverage,
+        bans=bans,
+        noise=label_noise,
+        corrected=label_corrections,
+        ring_takedown=label_takedown,
+    )
+    cfg = MarketConfig(accounts=accounts, days=days, seed=seed, variation=variation, label_process=labels)
+    write_market(cfg, out, track=track)
 
 
 @app.command()

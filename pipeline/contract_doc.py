@@ -156,7 +156,7 @@ def _command(name: str, command: click.Command) -> str:
             default = "required"
         elif param.name in defaults:
             default = f"`{defaults[param.name]}`"
-        elif param.default not in (None, False, UNSET) and not callable(param.default):
+        elif not param.is_flag and param.default is not None and param.default is not UNSET:
             default = f"`{param.default}`"
         else:
             default = ""

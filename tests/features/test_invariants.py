@@ -14,7 +14,7 @@ from features.catalogue import catalogue
 from features.history import HISTORY_SUMS
 from features.payments import PAYMENT_SUMS
 from features.time import WINDOWS
-from pipeline.simulate import MarketConfig, simulate_market
+from simulator import MarketConfig, simulate_market
 
 _markets: dict[int, dict[str, pl.DataFrame]] = {}
 

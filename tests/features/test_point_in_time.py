@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from features.build import build_features
-from pipeline.simulate import MarketConfig, simulate_market
+from simulator import MarketConfig, simulate_market
 
 TABLES = ("accounts", "orders", "payment_attempts", "sessions", "labels")
 EVENT = {

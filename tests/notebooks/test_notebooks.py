@@ -100,8 +100,8 @@ def market(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Market]:
     """A 3,000-account, 70-day market, a registered champion and one complete nightly run."""
     from pipeline.run import run
     from pipeline.settings import Settings
-    from pipeline.simulate import MarketConfig, write_market
     from pipeline.train import train
+    from simulator import MarketConfig, write_market
 
     root = tmp_path_factory.mktemp("notebooks")
     cfg = MarketConfig(accounts=3000, days=70, seed=4)

@@ -11,7 +11,7 @@ import pytest
 from e2e import AS_OF, MARKET, Champion, settings_in
 from snapshot_market import frame, valid_market
 
-from pipeline.simulate import write_market
+from simulator import write_market
 
 
 @pytest.fixture(scope="session")

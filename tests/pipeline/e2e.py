@@ -19,8 +19,8 @@ import pytest
 
 from pipeline.cli import main
 from pipeline.settings import Settings
-from pipeline.simulate import MarketConfig
 from pipeline.train import TrainResult
+from simulator import MarketConfig
 
 # The market every end-to-end test runs on (simulated once per session by conftest's `market`):
 # small enough for seconds per training, with abuse labels on both sides of the validation cut.

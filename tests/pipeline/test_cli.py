@@ -21,7 +21,22 @@ from pipeline.settings import Settings
 
 LOG = logging.getLogger("buyer_abuse")
 COMMANDS = {
-    "simulate": ["--out", "--accounts", "--days", "--seed"],
+    "simulate": [
+        "--out",
+        "--accounts",
+        "--days",
+        "--seed",
+        "--variation",
+        "--label-process",
+        "--label-delay-days",
+        "--label-delay-tail",
+        "--label-coverage",
+        "--labels-ban",
+        "--labels-no-ban",
+        "--label-noise",
+        "--label-corrections",
+        "--label-takedown",
+    ],
     "validate": ["--data", "--out", "--reject-limit"],
     "features": ["--data", "--as-of", "--out", "--buckets", "--reject-limit"],
     "train": ["--data", "--as-of", "--review-db", "--reject-limit"],
@@ -106,6 +121,58 @@ def test_a_missing_required_option_is_a_usage_error_in_one_line(args, missing, t
 
     assert code == 2
     assert one_line(err) == f"Missing option '{missing}'. (see --help)"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--label-delay-days", "10:5"], "'10:5' needs 0 <= MIN < MEDIAN"),
+        (["--label-delay-days", "soon"], "'soon' is not MIN:MEDIAN days"),
+        (["--label-coverage", "1.5"], "--label-coverage"),
+        (["--label-process", "lenient"], "'lenient' is not one of 'default', 'early-no-ban'"),
+        (["--variation", "2"], "--variation"),
+    ],
+    ids=["delay-order", "delay-form", "coverage", "preset", "variation"],
+)
+def test_a_bad_simulate_option_is_a_usage_error_in_one_line(args, message, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+
+    code, _, err = invoke("simulate", "--out", "market", *args)
+
+    assert code == 2
+    assert message in one_line(err)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_every_simulate_help_line_shows_its_default():
+    _, out, _ = invoke("simulate", "--help")
+    options = out.split("Options:")[1].split("  -h, --help")[0]
+    entries = [e for e in options.split("\n  --") if e.strip()]
+    for entry in entries:
+        assert "[default:" in entry or "[required]" in entry, entry
+
+
+def test_simulate_options_set_the_label_process_and_variation_recorded_in_market_json(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    args = ["--accounts", 300, "--days", 20, "--label-process", "late-ban", "--label-delay-days", "2:6"]
+    args += ["--labels-no-ban", "--label-coverage", 0.5, "--label-noise", 0.1, "--label-corrections", 0.2]
+    args += ["--label-takedown", 0.3, "--label-delay-tail", "exponential", "--variation", 0.25]
+
+    code, out, err = invoke("simulate", "--out", "market", *args)
+
+    assert (code, err) == (0, ""), out
+    config = json.loads((tmp_path / "market" / "market.json").read_text())["config"]
+    labels = config["label_process"]
+    assert config["variation"] == 0.25
+    assert (labels["bans"], labels["coverage"], labels["false_abuse"], labels["false_legit"]) == (False, 0.5, 0.1, 0.1)
+    assert (labels["corrected"], labels["ring_takedown"]) == (0.2, 0.3)
+    assert (labels["delay"]["min_days"], labels["delay"]["median_days"], labels["delay"]["tail"]) == (
+        2.0,
+        pytest.approx(6.0, abs=0.01),
+        "exponential",
+    )
+    # What the preset says and no option changed stays the preset's.
+    assert labels["regular_review"] == 0.005 and labels["chargeback_share"] == 0.5
 
 
 def test_an_unknown_verdict_status_is_a_usage_error(tmp_path, monkeypatch):

@@ -11,8 +11,8 @@ from polars.testing import assert_frame_equal
 
 from features.build import build_features
 from pipeline.engine import build_local
-from pipeline.simulate import MarketConfig, simulate_market
 from pipeline.snapshot import Snapshot
+from simulator import MarketConfig, simulate_market
 
 CONFIG = MarketConfig(accounts=120, days=21, seed=0)
 AS_OF = CONFIG.start + timedelta(days=15)

@@ -8,8 +8,8 @@ import polars as pl
 from polars.testing import assert_frame_equal
 
 from pipeline.featurize import write_features
-from pipeline.simulate import MarketConfig, write_market
 from pipeline.snapshot import load_snapshot
+from simulator import MarketConfig, write_market
 
 
 def test_out_of_core_buckets_give_the_same_table_and_leave_no_spill(tmp_path) -> None:
