@@ -18,16 +18,23 @@ from pipeline.errors import ConfigError
 
 RANKERS = {"score": "model", **{b: f"baseline: {b}" for b in BASELINES}}
 
-# Honest look-alikes: groups of honest accounts a careless rule would flag (see the simulator package).
-LOOKALIKES: dict[str, pl.Expr] = {
-    "remote-region buyers": pl.col("remote"),
-    "stock-out victims (flash_fan)": pl.col("pattern") == "flash_fan",
-    "households": pl.col("pattern") == "household",
-    "heavy buyers": pl.col("pattern") == "heavy_buyer",
-    "fickle buyers": pl.col("pattern") == "fickle",
-    "card trouble": pl.col("pattern") == "card_trouble",
-    "all honest accounts": pl.lit(True),
-}
+# Look-alike groups that do not come from a pattern of the truth file.
+REMOTE_GROUP = "remote-region buyers"  # honest accounts shipping to a remote region
+ALL_HONEST = "all honest accounts"
+
+
+def _lookalike_groups(truth_: pd.DataFrame) -> dict[str, pl.Expr]:
+    """The honest look-alike groups the truth defines, each as a rule on its rows, in the order
+    shown: remote-region buyers (when the truth has a boolean `remote` column), every pattern
+    of its honest accounts (alphabetically, named as the truth names them), all honest accounts.
+    The names come from the truth file, never from here: a simulator is free to name its own."""
+    remote = "remote" in truth_.columns and pd.api.types.is_bool_dtype(truth_["remote"])
+    patterns = sorted(truth_.loc[~truth_["is_abuser"].astype(bool), "pattern"].dropna().unique())
+    return {
+        **({REMOTE_GROUP: pl.col("remote")} if remote else {}),
+        **{str(p): pl.col("pattern") == p for p in patterns},
+        ALL_HONEST: pl.lit(True),
+    }
 
 
 def ranked_population(data: Data, run: str | Path, labels: pd.DataFrame) -> pd.DataFrame:
@@ -90,7 +97,8 @@ def _per_ranker(frame: pl.DataFrame, by: str, k: int) -> pl.DataFrame:
 
 
 def pattern_recall(scores: pd.DataFrame, truth_: pd.DataFrame, labels: pd.DataFrame, k: int) -> pd.DataFrame:
-    """Recall per abuse pattern at review capacity `k`, for the model and each naive baseline.
+    """Recall per abuse pattern (each pattern of the truth's abusers) at review capacity `k`,
+    for the model and each naive baseline.
 
     `scores`: account_id, score and the baselines' columns (a `ranked_population`); accounts
     with an abuse label in force in `labels` are left out (the run never queues them). Long
@@ -105,16 +113,20 @@ def pattern_recall(scores: pd.DataFrame, truth_: pd.DataFrame, labels: pd.DataFr
 
 
 def lookalike_fp_share(scores: pd.DataFrame, truth_: pd.DataFrame, labels: pd.DataFrame, k: int) -> pd.DataFrame:
-    """False positives per honest look-alike group (LOOKALIKES) at review capacity `k`, for the
-    model and each naive baseline: group, ranker, k, accounts (honest accounts of the group in
-    the population), flagged (of them among the top k), share (flagged / accounts: the group's
-    false-positive rate) and fp_share (flagged / all honest accounts flagged by that ranker).
-    Groups overlap (a remote household), so fp_share does not sum to one."""
+    """False positives per honest look-alike group at review capacity `k`, for the model and
+    each naive baseline. The groups are the truth's own: each pattern of its honest accounts,
+    remote-region buyers when it has a boolean `remote` column, and all honest accounts; a
+    group with no account in the population has no row. Columns group, ranker, k, accounts
+    (honest accounts of the group in the population), flagged (of them among the top k), share
+    (flagged / accounts: the group's false-positive rate) and fp_share (flagged / all honest
+    accounts flagged by that ranker). Groups overlap (a remote account is also in its
+    pattern's group), so fp_share does not sum to one."""
+    groups = _lookalike_groups(truth_)
     frame = _scored_truth(scores, truth_, labels, k).filter(~pl.col("is_abuser"))
-    members = pl.concat(frame.filter(rule).with_columns(group=pl.lit(name)) for name, rule in LOOKALIKES.items())
+    members = pl.concat(frame.filter(rule).with_columns(group=pl.lit(name)) for name, rule in groups.items())
     out = _per_ranker(members, "group", k)
-    total = out.filter(pl.col("group") == "all honest accounts").select("ranker", total=pl.col("flagged"))
-    order = pl.DataFrame({"group": list(LOOKALIKES), "position": range(len(LOOKALIKES))})
+    total = out.filter(pl.col("group") == ALL_HONEST).select("ranker", total=pl.col("flagged"))
+    order = pl.DataFrame({"group": list(groups), "position": range(len(groups))})
     return (
         out.join(total, on="ranker")
         .with_columns(fp_share=pl.when(pl.col("total") > 0).then(pl.col("flagged") / pl.col("total")).otherwise(None))
