@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import io
+import sys
 import tempfile
 from contextlib import redirect_stderr
 from pathlib import Path
@@ -80,7 +80,10 @@ def logged_plots(tracking_uri: str, run_id: str, folder: str = "plots") -> dict[
     feature_importance), downloaded to a temporary folder: {name: path}."""
     client = _client(tracking_uri)
     target = Path(tempfile.mkdtemp(prefix="buyer-abuse-plots-"))
-    with redirect_stderr(io.StringIO()):  # MLflow's download progress bar is noise in a notebook
+    # MLflow draws a download progress bar on stderr, where a notebook shows failures; the bar
+    # goes to stdout instead, with the cell's other output (as pipeline.registry does with its
+    # messages). Nothing is switched off, and the environment is left alone.
+    with redirect_stderr(sys.stdout):
         local = Path(client.download_artifacts(run_id, folder, str(target)))
     return {p.stem: p for p in sorted(local.glob("*.png"))}
 
@@ -88,7 +91,6 @@ def logged_plots(tracking_uri: str, run_id: str, folder: str = "plots") -> dict[
 def feature_importance(tracking_uri: str, alias: str = registry.CHAMPION) -> pd.DataFrame:
     """Gain and split importance of the model with `alias`, most important first, with each
     feature's family and meaning (version in the frame's `attrs["version"]`)."""
-    # The package's registry functions read the store from the environment.
     loaded = registry.load(sqlite_url(tracking_uri), alias)
     booster = loaded.model.booster_
     frame = pd.DataFrame(
