@@ -15,28 +15,26 @@ from pathlib import Path
 import pandas as pd
 import sqlalchemy as sa
 
-from features.time import as_of_end
+from features.time import as_of_day, as_of_end
 from models.dataset import labels_in_force, merge_labels
 from pipeline import review_db, rundirs
 from pipeline.errors import ConfigError, InputError
 from pipeline.snapshot import Snapshot, load_snapshot
 
 Data = Snapshot | str | Path  # a loaded snapshot, or its directory
-Day = date | datetime | str  # a date, a datetime (its date is used) or "YYYY-MM-DD"
+Day = date | datetime | str  # a date, a datetime (its UTC date) or "YYYY-MM-DD"
 
 TRUTH_FILE = "truth.parquet"  # beside a simulated snapshot (contract.outputs.TRUTH)
 
 
 def as_date(value: Day) -> date:
-    """`value` as a date; a string must be YYYY-MM-DD (else ConfigError: a notebook parameter is wrong)."""
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
+    """The day `value` names, read by the project's one rule (``features.time.as_of_day``: a
+    date, a datetime's UTC date, or text YYYY-MM-DD); anything else is a wrong notebook
+    parameter (ConfigError)."""
     try:
-        return date.fromisoformat(str(value))
-    except ValueError:
-        raise ConfigError(f"not a date (YYYY-MM-DD): {value!r}") from None
+        return as_of_day(value)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def sqlite_url(url: str) -> str:

@@ -37,5 +37,6 @@ def test_run_dir_is_the_latest_complete_run(tmp_path):
 def test_run_dir_of_an_empty_folder_or_a_misspelt_date_is_an_error(tmp_path):
     with pytest.raises(InputError, match="no complete run under"):
         analysis.run_dir(tmp_path)
-    with pytest.raises(ConfigError, match="not a date"):
-        analysis.run_dir(tmp_path, "10/03/2026")
+    for misspelt in ("10/03/2026", "20260310"):
+        with pytest.raises(ConfigError, match="not a date YYYY-MM-DD"):
+            analysis.run_dir(tmp_path, misspelt)
