@@ -28,6 +28,7 @@ WINDOW_TEXT = {
     "lifetime": "all history",
     "as of t": "now",
 }
+RING_EVIDENCE = "ring_evidence"  # the `feature` of the reason that gives a ring's evidence
 
 
 def contributions(model: AbuseClassifier, flagged: pl.DataFrame, names: list[str]) -> np.ndarray:
@@ -94,7 +95,7 @@ def ring_evidence(row: dict) -> dict | None:
         f"accounts and its most shared card by {int(row['max_accounts_per_card'])}; {confirmed} other member(s) already confirmed abusers"
     )
     return {
-        "feature": "ring_evidence",
+        "feature": RING_EVIDENCE,
         "ring_id": row["ring_id"],
         "value": size,
         "confirmed_members": confirmed,
