@@ -38,6 +38,7 @@ def account_columns() -> list[Feature]:
             "phone verified (null when unknown)",
             pl.col("phone_verified").cast(pl.Float64),
             fill=None,
+            needs=("phone",),
         ),
         Feature(
             "email_domain_missing",
@@ -46,6 +47,7 @@ def account_columns() -> list[Feature]:
             Unit.FLAG,
             "no e-mail domain on the profile",
             pl.col("email_domain").is_null().cast(pl.Float64),
+            needs=("email_domains",),
         ),
         Feature(
             "email_domain_new_share",
@@ -55,6 +57,7 @@ def account_columns() -> list[Feature]:
             f"share of the accounts on the same e-mail domain registered in the last {NEW_ACCOUNT_DAYS} days",
             pl.col("domain_new_share"),
             fill=None,
+            needs=("email_domains",),
         ),
     ]
 

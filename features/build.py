@@ -5,7 +5,7 @@ The table is made in three steps, each a pure function of frames and the instant
 1. ``global_context``: what pools every account's orders (campaign, region and seller context);
    small tables, the same for every subset of accounts.
 2. ``per_account``: the families that need only the rows of a set of accounts (history,
-   payments, context against the global tables). An engine may run this on all accounts at
+   payments, sessions, context against the global tables). An engine may run this on all accounts at
    once or on any partition of them (hash buckets, Spark groups) and concatenate: the rows are
    the same.
 3. ``assemble``: the steps that pool every account again (entity sharing, rings, label-derived
@@ -25,11 +25,14 @@ import polars as pl
 
 from features.account import account
 from features.catalogue import catalogue
+from features.columns import Feature
 from features.context import campaign_context, context, region_context, seller_context
 from features.entities import account_facts, entities, entity_links, entity_stats, known_abusers
 from features.history import history
 from features.payments import payments
 from features.rings import ring_links, ring_membership, rings
+from features.sessions import sessions
+from features.sources import present_sources
 from features.time import Frame, as_of_end, known_at
 
 # Bump when a column is added, removed or changes meaning: models record the version they
@@ -63,15 +66,17 @@ def global_context(orders: Frame) -> GlobalContext:
     return GlobalContext(campaign_context(orders), region_context(orders), seller_context(orders))
 
 
-def per_account(orders: Frame, attempts: Frame, ctx: GlobalContext, t: datetime) -> pl.DataFrame:
-    """Step 2: history, payments and context columns of every account with an order or an
-    attempt among the given rows (which must hold all rows of each of their accounts)."""
-    orders_history = history(orders, ctx.campaigns, t)
-    payment_history = payments(attempts, t)
-    against_context = context(orders, ctx.campaigns, ctx.regions, ctx.sellers)
-    return orders_history.join(payment_history, on="account_id", how="full", coalesce=True).join(
-        against_context, on="account_id", how="left"
-    )
+def per_account(orders: Frame, attempts: Frame, logins: Frame | None, ctx: GlobalContext, t: datetime) -> pl.DataFrame:
+    """Step 2: history, payments, sessions and context columns of every account with an order,
+    an attempt or a session among the given rows (which must hold all rows of each of their
+    accounts)."""
+    parts = [history(orders, ctx.campaigns, t), payments(attempts, t)]
+    if logins is not None:
+        parts.append(sessions(logins, t))
+    joined = parts[0]
+    for part in parts[1:]:
+        joined = joined.join(part, on="account_id", how="full", coalesce=True)
+    return joined.join(context(orders, ctx.campaigns, ctx.regions, ctx.sellers), on="account_id", how="left")
 
 
 def assemble(view: dict[str, pl.LazyFrame | None], accounts: pl.DataFrame, per_account: pl.DataFrame, t: datetime):
@@ -94,9 +99,30 @@ def assemble(view: dict[str, pl.LazyFrame | None], accounts: pl.DataFrame, per_a
         .join(sharing.lazy(), on="account_id", how="left")
         .join(ring.lazy(), on="account_id", how="left")
     )
-    columns = [pl.col(f.name).cast(pl.Float64) for f in catalogue()]
-    filled = [c.fill_null(f.fill) if f.fill is not None else c for c, f in zip(columns, catalogue(), strict=True)]
-    return table.select(*KEY_COLUMNS, *filled).sort("account_id").collect()
+    known = present_sources(view)
+    return table.select(*KEY_COLUMNS, *(_column(f, known) for f in catalogue())).sort("account_id").collect()
+
+
+def _column(feature: Feature, known: set[str]) -> pl.Expr:
+    """A catalogue column as Float64: its fill where an account has no rows to aggregate, and
+    null for everyone when a source it needs is missing from the snapshot."""
+    if not set(feature.needs) <= known:
+        return pl.lit(None, dtype=pl.Float64).alias(feature.name)
+    column = pl.col(feature.name).cast(pl.Float64)
+    return column if feature.fill is None else column.fill_null(feature.fill)
+
+
+def missing_sources(view: dict[str, pl.LazyFrame | None]) -> dict[str, list[str]]:
+    """The sources the snapshot lacks, each with the feature families it leaves unknown."""
+    known = present_sources(view)
+    missing: dict[str, list[str]] = {}
+    for f in catalogue():
+        for source in f.needs:
+            if source not in known:
+                missing.setdefault(source, [])
+                if f.family not in missing[source]:
+                    missing[source].append(f.family)
+    return missing
 
 
 def build_features(
@@ -114,4 +140,5 @@ def build_features(
     given = {"accounts": accounts, "orders": orders, "payment_attempts": payment_attempts}
     view = point_in_time(given | {"sessions": sessions, "labels": labels}, t)
     ctx = global_context(view["orders"])
-    return assemble(view, view["accounts"].collect(), per_account(view["orders"], view["payment_attempts"], ctx, t), t)
+    parts = per_account(view["orders"], view["payment_attempts"], view["sessions"], ctx, t)
+    return assemble(view, view["accounts"].collect(), parts, t)

@@ -3,7 +3,7 @@ form in docs/features.md (``python -m features.catalogue > docs/features.md``; a
 the file is stale).
 
 Each family declares its columns with ``<family>_columns()`` and computes them with
-``<family>(...)``: account, history, payments, context, entities, rings.
+``<family>(...)``: account, history, payments, sessions, context, entities, rings.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from features.exprs import STRENGTH
 from features.history import history_columns
 from features.payments import payments_columns
 from features.rings import rings_columns
+from features.sessions import sessions_columns
 
 
 def catalogue() -> list[Feature]:
@@ -27,6 +28,7 @@ def catalogue() -> list[Feature]:
         *account_columns(),
         *history_columns(),
         *payments_columns(),
+        *sessions_columns(),
         *context_columns(),
         *entities_columns(),
         *rings_columns(),

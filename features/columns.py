@@ -6,7 +6,7 @@ docs/features.md (``features.catalogue``), so the two cannot drift.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 
@@ -35,12 +35,13 @@ class Unit(StrEnum):
     CARDS = "cards"
     ADDRESSES = "addresses"
     NETS = "nets"
+    SESSIONS = "sessions"
 
 
 # Units whose values are whole counts of things.
 COUNTS = frozenset(
     {Unit.ORDERS, Unit.ATTEMPTS, Unit.ACCOUNTS, Unit.INSTRUMENTS, Unit.SELLERS, Unit.ITEMS}
-    | {Unit.DEVICES, Unit.CARDS, Unit.ADDRESSES, Unit.NETS}
+    | {Unit.DEVICES, Unit.CARDS, Unit.ADDRESSES, Unit.NETS, Unit.SESSIONS}
 )
 
 # An expression, or a function of the as-of instant t giving one (for windows and ages).
@@ -60,6 +61,9 @@ class Feature:
     # The value of an account with no rows to aggregate (no orders, no attempts, no ring):
     # zero for counts, the prior for smoothed rates, None where "unknown" is the honest answer.
     fill: float | None = 0.0
+    # The sources (features.sources) the column is computed from: where the snapshot has none
+    # of one of them, the column is null for every account (unknown, not zero).
+    needs: tuple[str, ...] = ()
 
     def at(self, t: datetime | None = None) -> pl.Expr:
         """The expression as of `t` (needed only by a column that depends on it), named after the column."""
@@ -83,9 +87,10 @@ class Windowed:
     unit: Unit
     meaning: str
     value: pl.Expr
+    needs: tuple[str, ...] = ()
 
     def features(self, windows: Iterable[str]) -> list[Feature]:
-        return [Feature(f"{self.stem}_{w}", self.family, w, self.unit, self.meaning) for w in windows]
+        return [Feature(f"{self.stem}_{w}", self.family, w, self.unit, self.meaning, needs=self.needs) for w in windows]
 
 
 @dataclass(frozen=True)
@@ -98,6 +103,7 @@ class WindowedRate:
     events: str
     trials: str
     prior: float
+    needs: tuple[str, ...] = ()
 
     def features(self, windows: Iterable[str]) -> list[Feature]:
         return [
@@ -109,6 +115,12 @@ class WindowedRate:
                 f"{self.meaning} (prior {self.prior})",
                 smoothed_rate(pl.col(f"{self.events}_{w}"), pl.col(f"{self.trials}_{w}"), self.prior),
                 fill=self.prior,
+                needs=self.needs,
             )
             for w in windows
         ]
+
+
+def needing(features: Iterable[Feature], *sources: str) -> list[Feature]:
+    """`features` declared as computed from `sources` too (see Feature.needs)."""
+    return [replace(f, needs=tuple(dict.fromkeys((*f.needs, *sources)))) for f in features]

@@ -14,13 +14,14 @@ from datetime import datetime
 import polars as pl
 
 from features.account import NEW_ACCOUNT_DAYS, is_new
-from features.columns import Feature, Unit
+from features.columns import Feature, Unit, needing
 from features.exprs import smoothed_rate
 from features.labels import confirmed_abusers
 from features.time import Frame
 
 KINDS = ("device", "card", "address", "net")
 PLURAL = {"device": Unit.DEVICES, "card": Unit.CARDS, "address": Unit.ADDRESSES, "net": Unit.NETS}
+SOURCE_OF = {"device": "devices", "card": "cards", "address": "addresses", "net": "networks"}  # features.sources
 OTHERS_CANCEL_PRIOR = 0.08
 
 # (table, column, kind): where an account meets an entity.
@@ -91,44 +92,48 @@ def entity_stats(links: pl.DataFrame, facts: pl.DataFrame) -> pl.DataFrame:
 def entities_columns() -> list[Feature]:
     out: list[Feature] = []
     for kind in KINDS:
-        out += [
-            Feature(
-                f"{PLURAL[kind]}_used",
-                "entities",
-                "lifetime",
-                PLURAL[kind],
-                f"distinct {PLURAL[kind]} the account was seen with",
-            ),
-            Feature(
-                f"max_accounts_per_{kind}",
-                "entities",
-                "lifetime",
-                Unit.ACCOUNTS,
-                f"most accounts (including this one) sharing one of its {kind}s",
-            ),
-            Feature(
-                f"max_new_others_per_{kind}",
-                "entities",
-                "lifetime",
-                Unit.ACCOUNTS,
-                f"most other accounts registered in the last {NEW_ACCOUNT_DAYS} days on one of its {kind}s",
-            ),
-            Feature(
-                f"max_others_buyer_cancel_rate_{kind}",
-                "entities",
-                "lifetime",
-                Unit.SHARE,
-                f"highest buyer-cancel rate of the other accounts pooled on one of its {kind}s (prior {OTHERS_CANCEL_PRIOR})",
-                fill=OTHERS_CANCEL_PRIOR,
-            ),
-            Feature(
-                f"max_known_abuser_share_{kind}",
-                "entities",
-                "lifetime",
-                Unit.SHARE,
-                f"highest share of other accounts on one of its {kind}s with an abuse label in force before t",
-            ),
-        ]
+        out += needing(
+            [
+                Feature(
+                    f"{PLURAL[kind]}_used",
+                    "entities",
+                    "lifetime",
+                    PLURAL[kind],
+                    f"distinct {PLURAL[kind]} the account was seen with",
+                ),
+                Feature(
+                    f"max_accounts_per_{kind}",
+                    "entities",
+                    "lifetime",
+                    Unit.ACCOUNTS,
+                    f"most accounts (including this one) sharing one of its {kind}s",
+                ),
+                Feature(
+                    f"max_new_others_per_{kind}",
+                    "entities",
+                    "lifetime",
+                    Unit.ACCOUNTS,
+                    f"most other accounts registered in the last {NEW_ACCOUNT_DAYS} days on one of its {kind}s",
+                ),
+                Feature(
+                    f"max_others_buyer_cancel_rate_{kind}",
+                    "entities",
+                    "lifetime",
+                    Unit.SHARE,
+                    f"highest buyer-cancel rate of the other accounts pooled on one of its {kind}s (prior {OTHERS_CANCEL_PRIOR})",
+                    fill=OTHERS_CANCEL_PRIOR,
+                ),
+                Feature(
+                    f"max_known_abuser_share_{kind}",
+                    "entities",
+                    "lifetime",
+                    Unit.SHARE,
+                    f"highest share of other accounts on one of its {kind}s with an abuse label in force before t",
+                    needs=("labels",),
+                ),
+            ],
+            SOURCE_OF[kind],
+        )
     return out
 
 

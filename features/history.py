@@ -103,13 +103,21 @@ HISTORY_SUMS = [
         "orders never paid and cancelled as payment_timeout",
         pl.col("timeout"),
     ),
-    Windowed("campaign_orders", "campaigns", Unit.ORDERS, "orders placed under a campaign", pl.col("campaign")),
+    Windowed(
+        "campaign_orders",
+        "campaigns",
+        Unit.ORDERS,
+        "orders placed under a campaign",
+        pl.col("campaign"),
+        needs=("campaigns",),
+    ),
     Windowed(
         "campaign_cancels",
         "campaigns",
         Unit.ORDERS,
         "campaign orders cancelled by the buyer or unpaid",
         pl.col("campaign") & (pl.col("buyer") | pl.col("timeout")),
+        needs=("campaigns",),
     ),
     Windowed(
         "flash_orders",
@@ -117,6 +125,7 @@ HISTORY_SUMS = [
         Unit.ORDERS,
         "orders placed in a flash sale (a campaign whose orders span under 6 hours)",
         pl.col("flash"),
+        needs=("campaigns",),
     ),
     Windowed(
         "early_campaign_orders",
@@ -124,6 +133,7 @@ HISTORY_SUMS = [
         Unit.ORDERS,
         f"orders placed within {EARLY_MINUTES} minutes of the campaign's first order",
         pl.col("early"),
+        needs=("campaigns",),
     ),
     Windowed(
         "discount_on_buyer_cancels_usd",
@@ -177,6 +187,7 @@ def _rates() -> list[Feature]:
             "early orders over campaign orders (prior 0.05)",
             smoothed_rate(pl.col("early_campaign_orders_lifetime"), pl.col("campaign_orders_lifetime"), 0.05),
             fill=0.05,
+            needs=("campaigns",),
         ),
     ]
 

@@ -10,7 +10,7 @@ from datetime import datetime
 
 import polars as pl
 
-from features.columns import Feature, Unit, Windowed, WindowedRate
+from features.columns import Feature, Unit, Windowed, WindowedRate, needing
 from features.exprs import equals
 from features.time import WINDOWS, Frame, in_window, windowed_sums
 
@@ -36,12 +36,13 @@ PAYMENT_RATES = [
 
 def payments_columns() -> list[Feature]:
     """Declarations of every per-account payment column, in table order."""
-    return [
+    declared = [
         *[f for s in PAYMENT_SUMS for f in s.features(WINDOWS)],
         *[f for r in PAYMENT_RATES for f in r.features(WINDOWS)],
         *_row_features(),
         *_per_order_columns(),
     ]
+    return needing(declared, "attempts")
 
 
 def _instruments_tried(window: str):

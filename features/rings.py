@@ -23,8 +23,8 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from features.account import NEW_ACCOUNT_DAYS
-from features.columns import Feature, Unit
-from features.entities import OTHERS_CANCEL_PRIOR, PLURAL
+from features.columns import Feature, Unit, needing
+from features.entities import OTHERS_CANCEL_PRIOR, PLURAL, SOURCE_OF
 from features.exprs import smoothed_rate
 
 RING_CAPS = {"device": 50, "card": 20, "address": 30}
@@ -56,7 +56,7 @@ def ring_membership(accounts: pl.DataFrame, links: pl.DataFrame) -> pl.DataFrame
 
 
 def rings_columns() -> list[Feature]:
-    return [
+    declared = [
         Feature(
             "ring_size", "rings", "lifetime", Unit.ACCOUNTS, "accounts in the account's ring (1 when in none)", fill=1.0
         ),
@@ -124,6 +124,7 @@ def rings_columns() -> list[Feature]:
                 PLURAL[kind],
                 f"{PLURAL[kind]} shared by two or more members (what links the ring)",
                 fill=0.0,
+                needs=(SOURCE_OF[kind],),
             )
             for kind in RING_CAPS
         ],
@@ -134,6 +135,7 @@ def rings_columns() -> list[Feature]:
             Unit.DEVICES,
             "devices seen per member, ring mean",
             fill=None,
+            needs=("devices",),
         ),
         Feature(
             "ring_known_abuser_share",
@@ -141,8 +143,10 @@ def rings_columns() -> list[Feature]:
             "lifetime",
             Unit.SHARE,
             "share of the ring's other members with an abuse label in force before t (never the account's own)",
+            needs=("labels",),
         ),
     ]
+    return needing(declared, "links")  # without devices, cards or addresses nobody is known to be linked
 
 
 def rings(ring_of: pl.DataFrame, facts: pl.DataFrame, links: pl.DataFrame, strong: pl.DataFrame) -> pl.DataFrame:

@@ -1,18 +1,27 @@
-"""Training examples joined point-in-time to feature snapshots.
+"""Training examples drawn the way the nightly run scores: accounts at cut-offs, labelled with
+what is known when the model is trained.
 
-Each labelled account contributes one example: its label in force at the training instant
-(the latest decision), joined to the features of the latest snapshot taken at or before that
-decision, so nothing analysts learned later reaches the example. Snapshots are taken at a
-regular cadence ending at the training instant.
+The rule (docs/model.md, "Training examples"):
 
-Unlabelled accounts are *not* silently treated as honest. Most abusers are never labelled, so
-an unlabelled account is an unknown. They still matter: the labelled legit accounts are mostly
-suspicious-looking buyers that were reviewed and cleared, so without any other negatives the
-model would never see an ordinary buyer. The choice made here: a random sample of unlabelled
-accounts active at each snapshot joins the training data as *presumed legit*, with a small
-weight (``TrainingConfig.unlabelled_weight``, default 0.2, 0 turns it off) and its own marker
-column, so the contamination by unlabelled abusers (a few percent) costs little and every
-metric on labelled data stays separate.
+* **Cut-offs.** Every `cadence_days` back from the training instant T, over `history_days`.
+* **Who.** At each cut-off c, the accounts scoring would consider at c: the population of
+  ``models.population`` (an order, a payment attempt or a session in the lookback window),
+  with their features as of c. So positives carry the history an abuser has when it is scored,
+  not the few days it had when a reviewer first acted.
+* **Which label.** The label known at T: each account's decision in force at T (the latest
+  decided before T; corrections win). A row at c takes that label even when it was decided
+  after c: it is what training knows, and the features at c saw nothing after c.
+* **Not drawn.**
+  - Rows after an abuse decision that stopped the account. A label that bans leaves an account
+    with no activity after it; its later rows would teach that going quiet is abuse. A label
+    that did not stop the account (a chargeback, a policy flag: activity goes on) keeps its
+    later rows, which look like the mature abusers the queue must rank.
+  - Unlabelled accounts at cut-offs younger than `maturity_days`: their label may be on its way.
+* **Unlabelled accounts** are not known to be honest; most abusers are never labelled. They are
+  drawn as presumed legit, one row per account at a random mature cut-off, at most
+  `unlabelled_accounts` of them, with total weight `unlabelled_weight` per account.
+* **Weights.** A labelled account's rows share a total weight of 1, so each account counts about
+  once however many cut-offs it is active at. Classes are balanced by the estimator.
 """
 
 from __future__ import annotations
@@ -23,117 +32,107 @@ from datetime import datetime, timedelta
 import numpy as np
 import polars as pl
 
+from contract.values import Label
 from features.labels import labels_in_force
 from models.population import is_active
+
+UTC_US = pl.Datetime("us", "UTC")
 
 
 @dataclass(frozen=True)
 class TrainingConfig:
-    cadence_days: int = 7  # feature snapshots every this many days, ending at the training instant
-    history_days: int = 91  # how far back snapshots (and so labels) reach
-    valid_days: int = 21  # labels decided in the last this many days validate ...
-    gap_days: int = 7  # ... and labels decided in the gap before them are left out (label maturity)
-    unlabelled_per_snapshot: int = 2000  # presumed-legit sample size per snapshot
-    unlabelled_weight: float = 0.2
+    cadence_days: int = 7  # a cut-off every this many days, ending at the training instant
+    history_days: int = 84  # how far back cut-offs reach
+    maturity_days: int = 14  # unlabelled accounts are drawn only at cut-offs at least this old
+    unlabelled_accounts: int = 40_000  # presumed-legit accounts drawn at most
+    unlabelled_weight: float = 1.0  # the weight of one presumed-legit account; a labelled one weighs 1
     seed: int = 0
 
-    def validation_window(self, t: datetime) -> tuple[datetime, datetime]:
-        """(cut, valid_from) for training at t: labels decided before `cut` train, those decided
-        from `valid_from` on validate, and those in the gap between are left out."""
-        valid_from = t - timedelta(days=self.valid_days)
-        return valid_from - timedelta(days=self.gap_days), valid_from
 
-
-def snapshot_times(t: datetime, cfg: TrainingConfig) -> list[datetime]:
-    """Snapshot instants t, t - cadence, ... back to t - history_days, oldest first."""
+def cutoffs(t: datetime, cfg: TrainingConfig) -> list[datetime]:
+    """Cut-off instants t, t - cadence, ... back to t - history_days, oldest first."""
     count = cfg.history_days // cfg.cadence_days + 1
     return [t - timedelta(days=cfg.cadence_days * i) for i in reversed(range(count))]
 
 
-def attach_snapshots(examples: pl.DataFrame, times: list[datetime]) -> pl.DataFrame:
-    """Adds snapshot_at: the latest snapshot at or before each example's decided_at (examples
-    decided before the first snapshot are dropped: there are no features of that time)."""
-    snaps = pl.DataFrame({"snapshot_at": times}).with_columns(pl.col("snapshot_at").cast(pl.Datetime("us", "UTC")))
-    return (
-        examples.sort("decided_at")
-        .join_asof(snaps.sort("snapshot_at"), left_on="decided_at", right_on="snapshot_at", strategy="backward")
-        .filter(pl.col("snapshot_at").is_not_null())
-    )
-
-
-def split(examples: pl.DataFrame, t: datetime, cfg: TrainingConfig) -> pl.DataFrame:
-    """Adds `part`: "train" for examples decided before the cut, "valid" after the gap, None in
-    the gap. Presumed-legit examples split by their snapshot time the same way."""
-    cut, valid_from = cfg.validation_window(t)
-    when = pl.col("decided_at")
-    return examples.with_columns(
-        part=pl.when(when < cut).then(pl.lit("train")).when(when >= valid_from).then(pl.lit("valid")).otherwise(None)
-    )
-
-
-def presumed_legit(
-    features: pl.DataFrame, snapshot_at: datetime, labelled: pl.Series, cfg: TrainingConfig, seed: int
-) -> pl.DataFrame:
-    """A random sample of the accounts active at the snapshot and not in `labelled`, as
-    weighted presumed-legit examples (see module docstring)."""
-    pool = features.filter(is_active() & ~pl.col("account_id").is_in(labelled.implode()))
-    size = min(cfg.unlabelled_per_snapshot, pool.height)
-    if size == 0 or cfg.unlabelled_weight <= 0:
-        return pool.clear()
-    idx = np.random.default_rng(seed).choice(pool.height, size=size, replace=False)
-    return pool[np.sort(idx)]
-
-
 def merge_labels(labels: pl.DataFrame | None, verdicts: pl.DataFrame | None) -> pl.DataFrame | None:
     """Labels from the snapshot and analysts' verdicts (same columns) as one table; the latest
-    decision per account is the one in force (`labels_in_force`)."""
+    decision per account is the one in force (`features.labels.labels_in_force`)."""
     frames = [f.select("account_id", "label", "decided_at", "source") for f in (labels, verdicts) if f is not None]
     return pl.concat(frames) if frames else None
 
 
-def training_examples(
-    snapshots: dict[datetime, pl.DataFrame], labels: pl.DataFrame | None, t: datetime, cfg: TrainingConfig
-) -> pl.DataFrame:
-    """Every example of every snapshot: the feature columns plus account_id, snapshot_at,
-    decided_at, label, y (1 = abuse), weight, presumed (True for the presumed-legit sample)
-    and part ("train" or "valid"; examples in the gap are dropped)."""
-    in_force = (
-        labels_in_force(labels, t)
-        if labels is not None
-        else pl.DataFrame(schema={"account_id": pl.String, "label": pl.String, "decided_at": pl.Datetime("us", "UTC")})
+def stopped_at(labels: pl.DataFrame | None, last_activity: pl.DataFrame, t: datetime) -> pl.DataFrame:
+    """account_id, stopped_at: for each account whose decision in force at t is abuse, its first
+    abuse decision when the account did nothing after it (`last_activity`: account_id,
+    last_active_at, its latest order, attempt or session before t)."""
+    if labels is None:
+        return pl.DataFrame(schema={"account_id": pl.String, "stopped_at": UTC_US})
+    abuse = labels_in_force(labels, t).filter(pl.col("label") == Label.ABUSE.value).select("account_id")
+    first = (
+        labels.filter((pl.col("decided_at") < t) & (pl.col("label") == Label.ABUSE.value))
+        .group_by("account_id")
+        .agg(stopped_at=pl.col("decided_at").min())
     )
-    examples = split(attach_snapshots(in_force, list(snapshots)), t, cfg)
-    cut, _ = cfg.validation_window(t)
-    utc = pl.Datetime("us", "UTC")
-    parts = []
-    for i, (at, features) in enumerate(snapshots.items()):
-        labelled = features.join(examples.filter(pl.col("snapshot_at") == at), on="account_id")
-        parts.append(
-            labelled.with_columns(
-                y=(pl.col("label") == "abuse").cast(pl.Int8), weight=pl.lit(1.0), presumed=pl.lit(False)
-            )
+    return (
+        abuse.join(first, on="account_id")
+        .join(last_activity, on="account_id", how="left")
+        .filter(pl.col("last_active_at").is_null() | (pl.col("last_active_at") <= pl.col("stopped_at")))
+        .select("account_id", "stopped_at")
+    )
+
+
+def draw_examples(
+    snapshots: dict[datetime, pl.DataFrame],
+    labels: pl.DataFrame | None,
+    last_activity: pl.DataFrame,
+    t: datetime,
+    cfg: TrainingConfig,
+) -> pl.DataFrame:
+    """The training rows for training at t from the feature tables at each cut-off (only
+    cut-offs at or before t are used; `labels` and `last_activity` may hold later rows, which
+    are ignored). Columns: every feature column, account_id, cutoff, y (1 abuse), weight,
+    labelled (False for presumed legit) and decided_at (when the label became known; the
+    cut-off for presumed legit)."""
+    times = sorted(c for c in snapshots if c <= t)
+    known = (
+        labels_in_force(labels, t).select("account_id", "label", "decided_at")
+        if labels is not None
+        else pl.DataFrame(schema={"account_id": pl.String, "label": pl.String, "decided_at": UTC_US})
+    )
+    stops = stopped_at(labels, last_activity.filter(pl.col("last_active_at") < t), t)
+    rows = []
+    for cutoff in times:
+        active = snapshots[cutoff].filter(is_active()).with_columns(cutoff=pl.lit(cutoff).cast(UTC_US))
+        rows.append(
+            active.join(known, on="account_id", how="left")
+            .join(stops, on="account_id", how="left")
+            .filter(pl.col("stopped_at").is_null() | (pl.col("cutoff") <= pl.col("stopped_at")))
+            .drop("stopped_at")
         )
-        # Only labels known when the model is (notionally) trained keep an account out of the
-        # sample: for a training snapshot those decided before the cut. An abuser labelled in the
-        # validation window must stay as unknown to training as it was, or validation flatters.
-        known = (
-            labels_in_force(labels, cut if at <= cut else t)["account_id"]
-            if labels is not None
-            else in_force["account_id"]
-        )
-        sample = presumed_legit(features, at, known, cfg, seed=cfg.seed + i)
-        parts.append(
-            split(
-                sample.with_columns(
-                    label=pl.lit("legit"),
-                    decided_at=pl.lit(at).cast(utc),
-                    snapshot_at=pl.lit(at).cast(utc),
-                    y=pl.lit(0, pl.Int8),
-                    weight=pl.lit(cfg.unlabelled_weight),
-                    presumed=pl.lit(True),
-                ),
-                t,
-                cfg,
-            )
-        )
-    return pl.concat(parts, how="diagonal_relaxed").filter(pl.col("part").is_not_null())
+    frame = pl.concat(rows, how="vertical_relaxed") if rows else pl.DataFrame()
+    if frame.is_empty():
+        return frame
+    labelled = frame.filter(pl.col("label").is_not_null()).with_columns(
+        y=(pl.col("label") == Label.ABUSE.value).cast(pl.Int8),
+        weight=1.0 / pl.len().over("account_id"),
+        labelled=pl.lit(True),
+    )
+    mature = t - timedelta(days=cfg.maturity_days)
+    unlabelled = _presumed_legit(frame.filter(pl.col("label").is_null() & (pl.col("cutoff") <= mature)), cfg)
+    return pl.concat([labelled, unlabelled], how="vertical_relaxed").drop("label").sort("cutoff", "account_id")
+
+
+def _presumed_legit(rows: pl.DataFrame, cfg: TrainingConfig) -> pl.DataFrame:
+    """One row per unlabelled account (at one of its mature cut-offs, at random), at most
+    `unlabelled_accounts` accounts, deterministic for the seed."""
+    if rows.is_empty() or cfg.unlabelled_weight <= 0:
+        return rows.clear().with_columns(y=pl.lit(0, pl.Int8), weight=pl.lit(0.0), labelled=pl.lit(False))
+    rng = np.random.default_rng(cfg.seed)
+    keyed = rows.sort("account_id", "cutoff").with_columns(_draw=pl.Series(rng.random(rows.height)))
+    one = keyed.sort("_draw").unique("account_id", keep="first", maintain_order=True).sort("account_id")
+    if one.height > cfg.unlabelled_accounts:
+        one = one[np.sort(rng.choice(one.height, size=cfg.unlabelled_accounts, replace=False))]
+    return one.drop("_draw").with_columns(
+        decided_at=pl.col("cutoff"), y=pl.lit(0, pl.Int8), weight=pl.lit(float(cfg.unlabelled_weight)), labelled=False
+    )

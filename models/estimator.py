@@ -6,8 +6,6 @@ column list, and ``check_columns`` refuses a table of any other shape before sco
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
@@ -25,31 +23,34 @@ def feature_frame(features: pl.DataFrame, names: list[str] | None = None) -> pd.
 
 
 class AbuseClassifier(ClassifierMixin, BaseEstimator):
-    """LightGBM on the feature table, with the number of rounds chosen forward in time.
+    """LightGBM on the feature table, bagged over seeds.
 
-    The constructor stores the hyper-parameters; ``fit`` learns ``booster_`` (a LightGBM
-    Booster), ``rounds_``, ``classes_`` and ``feature_names_in_`` and returns the estimator.
-    `n_jobs` is explicit: on two cores with the other one busy, two LightGBM threads were
-    measured 1.5x slower than one (docs/benchmarks.md).
+    The constructor stores the hyper-parameters (``pipeline.train`` chooses them on the
+    backtest); ``fit`` learns ``boosters_`` (one LightGBM Booster per bag), ``classes_``,
+    ``feature_names_in_`` and ``fill_values_``, and returns the estimator.
 
-    Rounds: a probe model is fitted on the examples decided before the last
-    `early_stopping_days` of the training period and stopped early on the labelled examples
-    decided in those days (average precision); the model is then refitted on every example with
-    that many rounds, or `default_rounds` when those days lack a class.
+    * Bags: `bags` boosters differing only in their random seed (rows and columns are
+      subsampled), whose log-odds are averaged. A single booster of shallow trees gives many
+      accounts exactly the same score; the average separates them, so the queue does not cut
+      through a block of ties.
+    * Classes: the positives carry the same total weight as the negatives.
+    * Missing values: a column that was missing in training follows the branch LightGBM
+      learned for it. A value missing only at scoring, in a column training always saw, is read
+      as the training median (a typical value): a missing value never raises a score by itself.
+    * `n_jobs` is explicit: on two cores with the other one busy, two LightGBM threads were
+      measured 1.5x slower than one (docs/benchmarks.md).
     """
 
     def __init__(
         self,
-        n_estimators: int = 1500,  # the most rounds early stopping may choose
-        learning_rate: float = 0.03,
-        num_leaves: int = 7,
-        min_child_samples: int = 100,
+        n_estimators: int = 300,
+        learning_rate: float = 0.05,
+        num_leaves: int = 15,
+        min_child_samples: int = 10,
         subsample: float = 0.8,
-        colsample_bytree: float = 0.5,
+        colsample_bytree: float = 0.6,
         reg_lambda: float = 1.0,
-        early_stopping_rounds: int = 100,
-        early_stopping_days: int = 14,
-        default_rounds: int = 300,
+        bags: int = 3,
         n_jobs: int = 1,
         random_state: int = 0,
     ) -> None:
@@ -60,95 +61,81 @@ class AbuseClassifier(ClassifierMixin, BaseEstimator):
         self.subsample = subsample
         self.colsample_bytree = colsample_bytree
         self.reg_lambda = reg_lambda
-        self.early_stopping_rounds = early_stopping_rounds
-        self.early_stopping_days = early_stopping_days
-        self.default_rounds = default_rounds
+        self.bags = bags
         self.n_jobs = n_jobs
         self.random_state = random_state
 
-    def lgbm_params(self, rounds: int) -> dict:
-        """The LightGBM parameters of a fit with `rounds` rounds."""
+    def lgbm_params(self, seed: int) -> dict:
+        """The LightGBM parameters of one bag."""
         params = self.get_params()
-        for key in ("early_stopping_rounds", "early_stopping_days", "default_rounds"):
-            params.pop(key)
+        params.pop("bags")
         return {
             **params,
-            "n_estimators": rounds,
+            "random_state": seed,
             "subsample_freq": 1,
             "verbose": -1,
             "deterministic": True,
             "force_row_wise": True,
-            "metric": "average_precision",
         }
 
-    def fit(
-        self,
-        X: pd.DataFrame,
-        y: np.ndarray,
-        sample_weight: np.ndarray | None = None,
-        *,
-        decided_at: np.ndarray | None = None,
-        labelled: np.ndarray | None = None,
-    ) -> AbuseClassifier:
-        """Fit on X (feature columns), y (1 = abuse) and weights; `decided_at` (when each label
-        became known) and `labelled` (False for presumed-legit rows) choose the rounds."""
+    def fit(self, X: pd.DataFrame, y: np.ndarray, sample_weight: np.ndarray | None = None) -> AbuseClassifier:
+        """Fit on X (feature columns), y (1 = abuse) and weights."""
         y = np.asarray(y)
         weight = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
-        if not _both_classes(y):
-            raise ValueError("training needs both abuse and legit examples before the validation window")
-        rounds = self.default_rounds
-        if decided_at is not None:
-            decided_at = pd.to_datetime(np.asarray(decided_at), utc=True)
-            labelled = np.ones(len(y), dtype=bool) if labelled is None else np.asarray(labelled, dtype=bool)
-            stop_from = decided_at.max() - timedelta(days=self.early_stopping_days)
-            core, holdout = decided_at < stop_from, (decided_at >= stop_from) & labelled
-            if _both_classes(y[core]) and _both_classes(y[holdout]):
-                probe = self._classifier(y[core], weight[core], self.n_estimators)
-                probe.fit(
-                    X[core],
-                    y[core],
-                    sample_weight=weight[core],
-                    eval_X=(X[holdout],),
-                    eval_y=(y[holdout],),
-                    callbacks=[lgb.early_stopping(self.early_stopping_rounds, first_metric_only=True, verbose=False)],
-                )
-                rounds = max(int(probe.best_iteration_ or self.n_estimators), 1)
-        final = self._classifier(y, weight, rounds).fit(X, y, sample_weight=weight)
-        self.booster_ = final.booster_
-        self.rounds_ = rounds
+        if not (len(y) and 0 < weight[y == 1].sum() < weight.sum()):
+            raise ValueError("training needs both abuse and legit examples")
+        balance = float(weight[y == 0].sum() / weight[y == 1].sum())
+        self.boosters_ = [
+            lgb.LGBMClassifier(**self.lgbm_params(self.random_state + bag), scale_pos_weight=balance)
+            .fit(X, y, sample_weight=weight)
+            .booster_
+            for bag in range(max(self.bags, 1))
+        ]
         self.classes_ = np.array([0, 1])
         self.feature_names_in_ = np.asarray(X.columns, dtype=object)
         self.n_features_in_ = len(self.feature_names_in_)
+        never_missing = [c for c in X.columns if not X[c].isna().any()]
+        self.fill_values_ = X[never_missing].median().to_dict()
         return self
+
+    def decision_function(self, X: pd.DataFrame) -> np.ndarray:
+        """The log-odds of abuse, averaged over the bags."""
+        check_is_fitted(self, "boosters_")
+        X = self._prepared(X)
+        return np.mean([b.predict(X, raw_score=True) for b in self.boosters_], axis=0)
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """(rows, 2): the probability of legit and of abuse."""
-        check_is_fitted(self, "booster_")
-        abuse = self.booster_.predict(X[list(self.feature_names_in_)])
+        abuse = 1.0 / (1.0 + np.exp(-self.decision_function(X)))
         return np.column_stack([1 - abuse, abuse])
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
 
-    def _classifier(self, y: np.ndarray, weight: np.ndarray, rounds: int) -> lgb.LGBMClassifier:
-        """An unfitted LightGBM whose positives carry the same total weight as the negatives."""
-        positive = weight[y == 1].sum()
-        return lgb.LGBMClassifier(**self.lgbm_params(rounds), scale_pos_weight=float(weight[y == 0].sum() / positive))
+    def contributions(self, X: pd.DataFrame) -> np.ndarray:
+        """(rows, features + 1): each feature's share of the averaged log-odds, and the bias last."""
+        check_is_fitted(self, "boosters_")
+        X = self._prepared(X)
+        return np.mean([b.predict(X, pred_contrib=True) for b in self.boosters_], axis=0)
 
+    def gain_importance(self) -> np.ndarray:
+        """Total gain of each feature, summed over the bags."""
+        check_is_fitted(self, "boosters_")
+        return np.sum([b.feature_importance("gain") for b in self.boosters_], axis=0)
 
-def _both_classes(y: np.ndarray) -> bool:
-    return len(y) > 0 and 0 < int(np.sum(y)) < len(y)
+    def split_importance(self) -> np.ndarray:
+        """Times each feature is split on, summed over the bags."""
+        check_is_fitted(self, "boosters_")
+        return np.sum([b.feature_importance("split") for b in self.boosters_], axis=0)
+
+    def _prepared(self, X: pd.DataFrame) -> pd.DataFrame:
+        """The model's columns in training order, with values missing only at scoring filled."""
+        return X[list(self.feature_names_in_)].fillna(self.fill_values_)
 
 
 def fit_examples(model: AbuseClassifier, examples: pl.DataFrame, names: list[str] | None = None) -> AbuseClassifier:
-    """`model` fitted on training examples (feature columns, y, weight, decided_at, presumed)."""
-    return model.fit(
-        feature_frame(examples, names),
-        examples["y"].to_numpy(),
-        sample_weight=examples["weight"].to_numpy(),
-        decided_at=examples["decided_at"].to_numpy(),
-        labelled=~examples["presumed"].to_numpy(),
-    )
+    """`model` fitted on training examples (feature columns, y, weight)."""
+    return model.fit(feature_frame(examples, names), examples["y"].to_numpy(), examples["weight"].to_numpy())
 
 
 def check_columns(features: pl.DataFrame, expected: dict[str, str], feature_set: str | None = None) -> None:

@@ -33,7 +33,7 @@ RING_EVIDENCE = "ring_evidence"  # the `feature` of the reason that gives a ring
 
 def contributions(model: AbuseClassifier, flagged: pl.DataFrame, names: list[str]) -> np.ndarray:
     """(rows, features) contributions to the log-odds; the bias column is dropped."""
-    return model.booster_.predict(feature_frame(flagged, names), pred_contrib=True)[:, :-1]
+    return model.contributions(feature_frame(flagged, names))[:, :-1]
 
 
 def percentile_of(population: np.ndarray, value: float) -> float:

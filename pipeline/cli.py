@@ -289,16 +289,10 @@ def train(ctx: click.Context, data: Path, as_of, **options) -> None:
     )
     verdicts = None if default_and_absent else db.verdict_labels(db.connect(chosen.review_db))
     result = train_model(data, as_of, chosen, verdicts=verdicts)
-    m = result.metrics
-    click.echo(f"{'model version':<32}{result.version} ({result.alias})")
-    for name in (
-        "precision_at_k",
-        "recall_at_k",
-        "pr_auc",
-        "baseline_buyer_cancels_60d_precision_at_k",
-        "baseline_cancel_rate_precision_at_k",
-    ):
-        click.echo(f"{name:<44}{m[name]:.3f}")
+    click.echo(f"{'model version':<44}{result.version} ({result.alias}; champion {result.champion.state.value})")
+    for name, value in sorted(result.metrics.items()):
+        if name.startswith("backtest_") and not name.startswith("backtest_1") and not name.startswith("backtest_2"):
+            click.echo(f"{name:<44}{value:.3f}")
 
 
 run_settings = settings("review_db", "tracking_uri", "capacity", "runs", "reject_limit")

@@ -34,7 +34,7 @@ def build_local(snapshot: Snapshot, labels: pl.DataFrame | None, as_of: date | d
     view = point_in_time(tables, t)
     ctx = global_context(view["orders"])
     if buckets == 1:
-        parts = per_account(view["orders"], view["payment_attempts"], ctx, t)
+        parts = per_account(view["orders"], view["payment_attempts"], view["sessions"], ctx, t)
     else:
         parts = pl.concat(
             [_bucket(view, ctx, t, b, buckets) for b in track(range(buckets), "feature buckets")],
@@ -45,4 +45,5 @@ def build_local(snapshot: Snapshot, labels: pl.DataFrame | None, as_of: date | d
 
 def _bucket(view: dict, ctx: GlobalContext, t: datetime, bucket: int, buckets: int) -> pl.DataFrame:
     mine = pl.col("account_id").hash(seed=BUCKET_SEED) % buckets == bucket
-    return per_account(view["orders"].filter(mine), view["payment_attempts"].filter(mine), ctx, t)
+    logins = None if view["sessions"] is None else view["sessions"].filter(mine)
+    return per_account(view["orders"].filter(mine), view["payment_attempts"].filter(mine), logins, ctx, t)

@@ -173,7 +173,7 @@ def _drift(
     previous = rundirs.previous_run(runs, as_of)
     if previous is None:
         return {"previous_run": None}
-    gains = champion.model.booster_.feature_importance("gain")
+    gains = champion.model.gain_importance()
     top = [champion.names[i] for i in np.argsort(gains)[::-1][:DRIFT_FEATURES]]
     try:
         before = pl.read_parquet(previous / "scores.parquet")

@@ -1,10 +1,17 @@
-"""`buyer-abuse train`: point-in-time training set, LightGBM fit, evaluation against naive
-baselines, an MLflow run, registration and the champion/challenger decision."""
+"""`buyer-abuse train`: training examples drawn like scoring rows, hyper-parameters chosen on a
+backtest of the nightly run, a bagged LightGBM refitted on everything known, an MLflow run,
+registration and the champion/challenger decision (docs/model.md).
+
+Stages: validate the snapshot; feature tables at every cut-off (shared by the backtests and
+the final fit); for each backtest window, the examples known at its cut and the population the
+run would have scored then; a small seeded search judged on those backtests; the final fit on
+every label known at T; the figures, plots and model logged; promotion.
+"""
 
 from __future__ import annotations
 
-import hashlib
 import logging
+import math
 import tempfile
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
@@ -13,25 +20,17 @@ from pathlib import Path
 import mlflow
 import numpy as np
 import polars as pl
-import polars.selectors as cs
-from sklearn.base import clone
 
 from features.build import FEATURE_SET_VERSION
 from features.catalogue import feature_names
-from features.labels import labels_in_force
 from features.time import as_of_end
-from models.dataset import (
-    TrainingConfig,
-    attach_snapshots,
-    merge_labels,
-    snapshot_times,
-    split,
-    training_examples,
-)
+from models.backtest import Window, judge, later_labels, population, windows
+from models.dataset import TrainingConfig, cutoffs, draw_examples, merge_labels
 from models.estimator import AbuseClassifier, check_columns, feature_frame, fit_examples, predict
-from models.evaluate import baseline_scores, ranking_metrics
-from models.plots import importance_figure, pr_figure, precision_at_k_figure, score_figure
+from models.evaluate import BASELINES, baseline_scores
+from models.plots import importance_figure, score_figure
 from models.promotion import ChampionState, Comparison, promote
+from models.search import SearchConfig, search
 from pipeline import registry
 from pipeline.engine import build_local
 from pipeline.progress import Stages, track
@@ -39,6 +38,7 @@ from pipeline.settings import Settings
 from pipeline.snapshot import Snapshot, load_snapshot, summarize, write_rejects
 
 log = logging.getLogger("buyer_abuse")
+HEADLINE = "average_precision"  # the backtest figure that chooses parameters and gates promotion
 
 
 @dataclass(frozen=True)
@@ -50,22 +50,45 @@ class TrainResult:
     champion: Comparison
 
 
-def fingerprint(frame: pl.DataFrame) -> str:
-    """SHA-256 of the training rows (order-independent), logged so a run names its exact data.
+@dataclass(frozen=True)
+class Backtest:
+    """One window's examples (known at its cut), the population the run would have scored at
+    its cut, and the later labels that judge it."""
 
-    Floats are rounded to 10 significant digits first: polars' parallel aggregations sum in a
-    varying order, so the same snapshot gives features that differ in the last bit from run to run."""
-    hashes = np.sort(frame.with_columns(cs.float().round_sig_figs(10)).hash_rows(seed=0).to_numpy())
-    return hashlib.sha256(hashes.tobytes()).hexdigest()
+    window: Window
+    examples: pl.DataFrame
+    population: pl.DataFrame
+    later: pl.DataFrame
 
 
-def feature_snapshots(snapshot: Snapshot, labels: pl.DataFrame | None, times: list) -> dict:
-    """Feature tables at each snapshot instant, with the naive baselines' inputs joined."""
+def feature_snapshots(snapshot: Snapshot, labels: pl.DataFrame | None, times: list[datetime]) -> dict:
+    """Feature tables at each cut-off, with the naive baselines' inputs joined."""
     out = {}
     for at in track(times, "feature snapshots"):
-        features = build_local(snapshot, labels, at)
-        out[at] = features.join(baseline_scores(snapshot.orders, at), on="account_id", how="left")
+        out[at] = build_local(snapshot, labels, at).join(
+            baseline_scores(snapshot.orders, at), on="account_id", how="left"
+        )
     return out
+
+
+def last_activity(snapshot: Snapshot, accounts: list[str]) -> pl.DataFrame:
+    """account_id, the times it did something (an order, a payment attempt, a session), for
+    `accounts`; models.dataset reads whether a decision stopped it."""
+    events = [
+        snapshot.orders.lazy().select("account_id", at="placed_at"),
+        snapshot.payment_attempts.lazy().select("account_id", at="attempted_at"),
+    ]
+    if snapshot.sessions is not None:
+        events.append(snapshot.sessions.lazy().select("account_id", at="started_at"))
+    return pl.concat(events).filter(pl.col("account_id").is_in(accounts)).collect()
+
+
+def _latest_before(events: pl.DataFrame, t: datetime) -> pl.DataFrame:
+    return events.filter(pl.col("at") < t).group_by("account_id").agg(last_active_at=pl.col("at").max())
+
+
+def known_before(labels: pl.DataFrame | None, t: datetime) -> pl.DataFrame | None:
+    return None if labels is None else labels.filter(pl.col("decided_at") < t)
 
 
 def train(
@@ -75,154 +98,179 @@ def train(
     *,
     verdicts: pl.DataFrame | None = None,
     training: TrainingConfig = TrainingConfig(),
-    estimator: AbuseClassifier | None = None,
+    searching: SearchConfig = SearchConfig(),
 ) -> TrainResult:
-    """Train on labels in force at the end of `as_of` (plus analysts' `verdicts`), register the
-    model and move `champion` to it only if it beats the current champion (models.promotion)."""
+    """Train on everything known at the end of `as_of` (labels plus analysts' `verdicts`),
+    register the model and move `champion` to it when the promotion rule says so."""
     stages = Stages()
+    t = as_of_end(as_of)
     with stages("validate snapshot"):
         loaded = load_snapshot(data, reject_limit=settings.reject_limit)
     snapshot, inputs = loaded.snapshot, summarize(loaded)
-    if inputs["rejected_rows"]:
-        log.warning(
-            "%d input rows broke the contract and are left out of training (rejects.parquet in the MLflow run)",
-            inputs["rejected_rows"],
-        )
     labels = merge_labels(snapshot.labels, verdicts)
-    t = as_of_end(as_of)
+    times = cutoffs(t, training)
     with stages("feature snapshots"):
-        snaps = feature_snapshots(snapshot, labels, snapshot_times(t, training))
+        snaps = feature_snapshots(snapshot, labels, times)
     with stages("training set"):
-        examples = training_examples(snaps, labels, t, training)
-        train_set = examples.filter(pl.col("part") == "train")
-        # Validation ranks labelled accounts only: the presumed-legit sample holds unlabelled
-        # abusers, which would count as false positives exactly when a model finds them.
-        valid_all = examples.filter(pl.col("part") == "valid")
-        valid = valid_all.filter(~pl.col("presumed"))
-        unmatched = _labels_without_features(labels, examples, t, training)
+        abusers = [] if labels is None else labels.filter(pl.col("label") == "abuse")["account_id"].unique().to_list()
+        events = last_activity(snapshot, abusers)
+        final = draw_examples(snaps, labels, _latest_before(events, t), t, training)
+        tests = [
+            Backtest(
+                w,
+                draw_examples(snaps, known_before(labels, w.cut), _latest_before(events, w.cut), w.cut, training),
+                population(snaps[w.cut], known_before(labels, w.cut), w.cut),
+                later_labels(labels, w),
+            )
+            for w in windows(t, searching.backtest_days, times[0], searching.lead_days)
+            if w.cut in snaps
+        ]
+        _check_trainable(final, as_of)
         log.info(
-            "training examples: %d (%d abuse), validation: %d labelled (%d abuse); %d labels had no features "
-            "at their snapshot (account registered after it)",
-            train_set.height,
-            int(train_set["y"].sum()),
-            valid.height,
-            int(valid["y"].sum()),
-            unmatched,
+            "training rows: %d (%d abuse, %d accounts); backtests: %s",
+            final.height,
+            int(final["y"].sum()),
+            final["account_id"].n_unique(),
+            ", ".join(f"{b.window.days} days ({b.later['y'].sum()} later abuse labels)" for b in tests) or "none",
         )
-    with stages("fit"):
-        try:
-            model = fit_examples(clone(estimator) if estimator is not None else AbuseClassifier(), train_set)
-        except ValueError as exc:
-            raise registry.RegistryError(f"cannot train as of {as_of}: {exc}") from None
     names = feature_names()
-    scored = valid.with_columns(
-        score=pl.Series(predict(model, valid, names)) if valid.height else pl.lit(None, pl.Float64)
-    )
-    k = max(int(valid["y"].sum()), 1)
-    metrics = ranking_metrics(scored, k)
-    if valid_all.height > valid.height:  # for reference: the same k with the presumed-legit background mixed in
-        background = valid_all.with_columns(score=pl.Series(predict(model, valid_all, names)))
-        metrics["precision_at_k_with_presumed_legit"] = ranking_metrics(background, k)["precision_at_k"]
+    with stages("search on the backtest"):
+        judged = lambda params: _backtest_figures(tests, params, names, settings.capacity)
+        best, history = search(judged, searching, headline=HEADLINE)
+    with stages("fit"):
+        model = fit_examples(AbuseClassifier(**best), final, names)
+    metrics = _figures(tests, best, names, settings.capacity, history)
+    with stages("log and register"):
+        return _register(
+            data, as_of, t, settings, loaded, inputs, training, searching, final, tests, model, metrics, history
+        )
 
+
+def _check_trainable(examples: pl.DataFrame, as_of: date) -> None:
+    if examples.is_empty() or not 0 < int(examples["y"].sum()) < examples.height:
+        raise registry.RegistryError(f"cannot train as of {as_of}: training needs both abuse and legit examples")
+
+
+def _backtest_figures(tests: list[Backtest], params: dict, names: list[str], capacity: int) -> list[dict]:
+    """The model with `params`, trained and judged on each backtest."""
+    out = []
+    for test in tests:
+        if test.examples.is_empty() or not 0 < int(test.examples["y"].sum()) < test.examples.height:
+            continue
+        model = fit_examples(AbuseClassifier(**params), test.examples, names)
+        scored = test.population.select("account_id", score=pl.Series(predict(model, test.population, names)))
+        out.append({"days": test.window.days, **judge(scored, test.later, capacity)})
+    return out
+
+
+def _figures(tests: list[Backtest], best: dict, names: list[str], capacity: int, history: list[dict]) -> dict:
+    """The backtest figures of the chosen parameters per window, their mean and spread, and the
+    naive baselines judged on the same populations and windows."""
+    chosen = next(h["figures"] for h in history if h["params"] == best)
+    metrics: dict[str, float] = {}
+    for figures in chosen:
+        for name, value in figures.items():
+            if name != "days":
+                metrics[f"backtest_{figures['days']}d_{name}"] = value
+    for name in ("recall_at_capacity", "precision_at_capacity", "average_precision"):
+        values = [f[name] for f in chosen if not math.isnan(f.get(name, math.nan))]
+        if values:
+            metrics[f"backtest_{name}"] = float(np.mean(values))
+            metrics[f"backtest_{name}_spread"] = float(max(values) - min(values))
+    for baseline in BASELINES:
+        for test in tests:
+            scored = test.population.select("account_id", score=pl.col(baseline).fill_null(0.0) + _ties(test))
+            for name, value in judge(scored, test.later, capacity).items():
+                if name in ("recall_at_capacity", "precision_at_capacity", "average_precision"):
+                    metrics[f"baseline_{baseline}_{test.window.days}d_{name}"] = value
+    return metrics
+
+
+def _ties(test: Backtest) -> pl.Expr:
+    """A baseline's ties broken by more orders (more evidence first): a fraction below 1."""
+    orders = pl.col("orders").fill_null(0.0)
+    return orders / (orders.max() + 1) * 1e-3
+
+
+def _register(data, as_of, t, settings, loaded, inputs, training, searching, final, tests, model, metrics, history):
     registry.configure(settings.tracking_uri)
-    with stages("log and register"), mlflow.start_run(run_name=f"train as of {as_of}") as run:
+    names = feature_names()
+    with mlflow.start_run(run_name=f"train as of {as_of}") as run:
         mlflow.log_params(
             {
                 "as_of": as_of.isoformat(),
-                "data": str(data.resolve()),
+                "data": str(Path(data).resolve()),
                 "feature_set_version": FEATURE_SET_VERSION,
                 "features": len(names),
-                "rounds": model.rounds_,
-                "labels_without_features": unmatched,
+                "train_rows": final.height,
+                "train_abuse_accounts": final.filter(pl.col("y") == 1)["account_id"].n_unique(),
+                "train_accounts": final["account_id"].n_unique(),
                 "input_rows": sum(c["rows"] for c in inputs["tables"].values()),
                 "input_rejected_rows": inputs["rejected_rows"],
-                "training_data_sha256": fingerprint(
-                    train_set.select("account_id", "snapshot_at", "y", "weight", *names)
-                ),
-                "train_examples": train_set.height,
-                "train_abuse": int(train_set["y"].sum()),
-                "valid_examples": valid.height,
-                **{f"training.{k_}": v for k_, v in asdict(training).items()},
-                **{f"model.{k_}": v for k_, v in model.get_params().items()},
+                "backtest_windows": ",".join(str(b.window.days) for b in tests),
+                **{f"training.{k}": v for k, v in asdict(training).items()},
+                **{f"search.{k}": v for k, v in asdict(searching).items()},
+                **{f"model.{k}": v for k, v in model.get_params().items()},
             }
         )
-        mlflow.log_metrics({name: value for name, value in metrics.items() if np.isfinite(value)})
+        mlflow.log_metrics({k: v for k, v in metrics.items() if np.isfinite(v)})
         registry.log_json({"feature_set_version": FEATURE_SET_VERSION, "features": names}, "feature_list.json")
+        registry.log_json(history, "search_history.json")
         registry.log_json(inputs, "inputs/summary.json")
         if loaded.rejects.height:
             with tempfile.TemporaryDirectory() as tmp:
                 write_rejects(loaded.rejects, Path(tmp) / "rejects.parquet")
                 mlflow.log_artifact(str(Path(tmp) / "rejects.parquet"), "inputs")
-        if valid.height:
-            registry.log_figure(pr_figure(scored), "plots/pr_curve.png")
-            registry.log_figure(precision_at_k_figure(scored, k), "plots/precision_at_k.png")
-            groups = np.where(
-                scored["y"].to_numpy() == 1, "abuse", np.where(scored["presumed"].to_numpy(), "presumed legit", "legit")
-            )
-            registry.log_figure(
-                score_figure(scored["score"].to_numpy(), groups, "Validation scores"), "plots/score_distribution.png"
-            )
-        registry.log_figure(
-            importance_figure(names, model.booster_.feature_importance("gain")), "plots/feature_importance.png"
+        registry.log_figure(importance_figure(names, model.gain_importance()), "plots/feature_importance.png")
+        train_scores = predict(model, final, names)
+        groups = np.where(
+            final["y"].to_numpy() == 1, "abuse", np.where(final["labelled"].to_numpy(), "legit", "presumed legit")
         )
-        cut, valid_from = training.validation_window(t)
+        registry.log_figure(score_figure(train_scores, groups, "Training scores"), "plots/score_distribution.png")
+        cut = min((b.window.cut for b in tests), default=t)
         version = registry.log_model(
             model,
-            feature_frame(train_set.head(50), names),
-            {
-                "feature_set_version": FEATURE_SET_VERSION,
-                "as_of": as_of.isoformat(),
-                "labels_before": cut.isoformat(),
-            },
+            feature_frame(final.head(50), names),
+            {"feature_set_version": FEATURE_SET_VERSION, "as_of": as_of.isoformat(), "labels_before": t.isoformat()},
         )
-        champion = compare_champion(settings.tracking_uri, valid, k, valid_from)
-        alias = registry.CHAMPION if promote(metrics["precision_at_k"], champion) else registry.CHALLENGER
+        champion = compare_champion(settings.tracking_uri, tests, settings.capacity, names)
+        candidate = metrics.get(f"backtest_{HEADLINE}", math.nan)
+        alias = registry.CHAMPION if promote(candidate, champion) else registry.CHALLENGER
         registry.set_alias(version, alias)
         mlflow.set_tags({"alias": alias, "registered_version": version, "champion_comparison": champion.state.value})
         if champion.state is ChampionState.COMPARED and np.isfinite(champion.precision):
-            mlflow.log_metric("champion_precision_at_k", champion.precision)
+            mlflow.log_metric(f"champion_backtest_{HEADLINE}", champion.precision)
     log.info(
-        "registered %s version %s as %s (precision at k=%d: %.3f; champion: %s)",
+        "registered %s version %s as %s (backtest %s %.3f; champion: %s; earliest cut %s)",
         registry.MODEL_NAME,
         version,
         alias,
-        k,
-        metrics["precision_at_k"],
+        HEADLINE,
+        candidate,
         f"{champion.precision:.3f}" if champion.state is ChampionState.COMPARED else champion.state.value,
+        cut.date(),
     )
     return TrainResult(run.info.run_id, version, alias, metrics, champion)
 
 
-def _labels_without_features(labels: pl.DataFrame | None, examples: pl.DataFrame, t, training: TrainingConfig) -> int:
-    """Labels in force that found no row in their snapshot (the account registered after it)."""
-    if labels is None:
-        return 0
-    in_force = labels_in_force(labels, t)
-    attached = attach_snapshots(in_force, snapshot_times(t, training))
-    return attached.height - examples.filter(~pl.col("presumed")).height - _in_gap(attached, t, training)
-
-
-def _in_gap(attached: pl.DataFrame, t, training: TrainingConfig) -> int:
-    return split(attached, t, training).filter(pl.col("part").is_null()).height
-
-
-def compare_champion(uri: str, valid: pl.DataFrame, k: int, valid_from: datetime) -> Comparison:
-    """The current champion judged on the candidate's validation window (models.promotion):
-    absent when there is none or it cannot score the current feature set; not comparable when
-    it was trained on labels decided inside the window (a later training date); otherwise its
-    precision at k there (NaN on an empty window)."""
+def compare_champion(uri: str, tests: list[Backtest], capacity: int, names: list[str]) -> Comparison:
+    """The current champion judged on the candidate's backtests (models.promotion): absent when
+    there is none or it cannot score the current feature set; not comparable when it was
+    trained on labels decided inside a window; otherwise its mean headline figure there."""
     try:
         champion = registry.load(uri, registry.CHAMPION)
-        check_columns(valid, champion.columns, champion.feature_set_version)
+        for test in tests:
+            check_columns(test.population, champion.columns, champion.feature_set_version)
     except (registry.RegistryError, ValueError) as exc:
         log.info("no comparable champion (%s)", exc)
         return Comparison(ChampionState.ABSENT, reason=str(exc))
     seen_until = champion.tags.get("labels_before")
-    if seen_until and datetime.fromisoformat(seen_until) > valid_from:
-        reason = f"trained on labels decided up to {seen_until}, inside this validation window"
-        log.warning("the champion (%s) was %s: it keeps the alias", champion.label, reason)
+    if not tests or (seen_until and datetime.fromisoformat(seen_until) > min(b.window.cut for b in tests)):
+        reason = f"trained on labels decided up to {seen_until}, inside the backtest windows"
+        log.info("the champion (%s) was %s: not comparable", champion.label, reason)
         return Comparison(ChampionState.NOT_COMPARABLE, reason=reason)
-    if not valid.height:
-        return Comparison(ChampionState.COMPARED)
-    scored = valid.with_columns(score=pl.Series(predict(champion.model, valid, champion.names)))
-    return Comparison(ChampionState.COMPARED, ranking_metrics(scored, k)["precision_at_k"])
+    figures = []
+    for test in tests:
+        scored = test.population.select("account_id", score=pl.Series(predict(champion.model, test.population, names)))
+        figures.append(judge(scored, test.later, capacity).get(HEADLINE, math.nan))
+    return Comparison(ChampionState.COMPARED, float(np.nanmean(figures)) if figures else math.nan)

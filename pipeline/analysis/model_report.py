@@ -92,12 +92,11 @@ def feature_importance(tracking_uri: str, alias: str = registry.CHAMPION) -> pd.
     """Gain and split importance of the model with `alias`, most important first, with each
     feature's family and meaning (version in the frame's `attrs["version"]`)."""
     loaded = registry.load(sqlite_url(tracking_uri), alias)
-    booster = loaded.model.booster_
     frame = pd.DataFrame(
         {
             "feature": loaded.names,
-            "gain": booster.feature_importance("gain"),
-            "splits": booster.feature_importance("split"),
+            "gain": loaded.model.gain_importance(),
+            "splits": loaded.model.split_importance(),
         }
     ).assign(
         family=lambda f: f["feature"].map(lambda n: getattr(lookup(n), "family", None)),

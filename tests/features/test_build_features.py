@@ -74,12 +74,17 @@ def test_columns_are_keys_then_the_catalogue_as_float64(table):
     assert len(set(feature_names())) == len(feature_names())
 
 
+# The tiny snapshot has no shipping addresses, network prefixes or campaigns at all.
+MISSING = {"addresses", "campaigns", "networks"}
+
+
 def test_an_account_with_nothing_gets_each_features_fill(table):
     a2 = by_account(table)["a2"]
     own = {f.name for f in catalogue() if f.family == "account"}
-    # zero counts, the prior for smoothed rates, unknown (None) where nothing can be said; ring size 1
+    # zero counts, the prior for smoothed rates, unknown (None) where nothing can be said; ring
+    # size 1; and unknown for every account where the snapshot lacks a source the column needs
     assert {f.name: a2[f.name] for f in catalogue() if f.name not in own} == {
-        f.name: f.fill for f in catalogue() if f.name not in own
+        f.name: None if MISSING & set(f.needs) else f.fill for f in catalogue() if f.name not in own
     }
     assert a2["ring_id"] is None
     assert (a2["orders_lifetime"], a2["buyer_cancel_rate_30d"], a2["failed_payment_rate_7d"], a2["ring_size"]) == (
@@ -130,9 +135,13 @@ def test_the_same_instant_as_a_date_or_a_datetime_gives_the_same_table(table):
 def test_without_sessions_and_labels():
     tables = snapshot()
     got = by_account(build_features(tables["accounts"], tables["orders"], tables["payment_attempts"], as_of=T - US))
-    # t a microsecond before midnight: o1..o3 still known; no labels, so no known abusers
+    # t a microsecond before midnight: o1..o3 still known. Without a labels table nobody is
+    # known to be an abuser or not (unknown, not 0); without sessions their counts are unknown.
     assert sorted(got) == ["a1", "a2", "a4"]
-    assert got["a1"]["max_known_abuser_share_device"] == 0.0
+    assert got["a1"]["max_known_abuser_share_device"] is None
+    assert got["a1"]["ring_known_abuser_share"] is None
+    assert got["a1"]["sessions_lifetime"] is None
+    assert got["a1"]["max_accounts_per_device"] == 2.0  # devices are still known from the orders
     assert got["a1"]["ring_id"] == "R-a1"  # orders alone link a1 and a4
 
 
@@ -142,7 +151,9 @@ def test_a_market_without_orders_gives_every_account_its_fills():
     got = build_features(acc, **empty, as_of=AS_OF)
     assert got["account_id"].to_list() == ["a", "b"]
     own = {f.name for f in catalogue() if f.family == "account"}
-    fills = {f.name: f.fill for f in catalogue() if f.name not in own}
+    # Sessions and labels tables are given (empty: none yet); attempts, devices, cards, ... none.
+    known = {"sessions", "labels"}
+    fills = {f.name: f.fill if set(f.needs) <= known else None for f in catalogue() if f.name not in own}
     for row in got.iter_rows(named=True):
         assert {name: row[name] for name in fills} == fills
     assert got["account_age_days"].to_list() == [100.0, 10.0]
