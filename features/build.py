@@ -37,7 +37,7 @@ from features.time import Frame, as_of_end, known_at
 
 # Bump when a column is added, removed or changes meaning: models record the version they
 # were trained on, and scoring refuses a table of another shape.
-FEATURE_SET_VERSION = "v1"
+FEATURE_SET_VERSION = "v2"
 KEY_COLUMNS = ("account_id", "ring_id")
 TABLE_NAMES = ("accounts", "orders", "payment_attempts", "sessions", "labels")
 

@@ -18,6 +18,7 @@ FLASH_HOURS = 6  # a campaign whose orders (first to 90th percentile) span less 
 LOGISTICS_PRIOR = 0.03
 STOCKOUT_PRIOR = 0.02
 REFUSAL_PRIOR = 0.02
+SELLER_SHARE_PRIOR = 3  # a seller with few cancellations does not look targeted by one
 CONTEXT_STRENGTH = 20  # region and seller rates are pooled over many buyers: a firmer prior
 
 
@@ -65,16 +66,30 @@ def region_context(orders: Frame) -> pl.DataFrame:
 
 
 def seller_context(orders: Frame) -> pl.DataFrame:
-    """Per seller: merchant (seller-initiated) cancellations per paid order."""
+    """Per seller: merchant (seller-initiated) cancellations per paid order, and how many of its
+    orders buyers cancelled."""
     paid = pl.col("paid_at").is_not_null()
     return (
         orders.lazy()
         .group_by("seller_id")
         .agg(
-            seller_stockout_rate=_rate((paid & equals("cancel_initiator", "seller")).sum(), paid.sum(), STOCKOUT_PRIOR)
+            seller_stockout_rate=_rate((paid & equals("cancel_initiator", "seller")).sum(), paid.sum(), STOCKOUT_PRIOR),
+            seller_buyer_cancels=equals("cancel_initiator", "buyer").sum(),
         )
         .collect()
     )
+
+
+TARGET_FEATURES = [
+    Feature(
+        "max_seller_cancel_share_lifetime",
+        "context",
+        "lifetime",
+        Unit.SHARE,
+        "the largest share of one seller's buyer-cancelled orders that this account cancelled "
+        f"(over the seller's buyer cancellations plus {SELLER_SHARE_PRIOR})",
+    ),
+]
 
 
 def context_columns() -> list[Feature]:
@@ -145,6 +160,7 @@ def context_columns() -> list[Feature]:
             pl.col("region_logistics_rate").mean(),
             fill=None,
         ),
+        *TARGET_FEATURES,
     ]
 
 
@@ -156,4 +172,16 @@ def context(orders: Frame, campaigns: pl.DataFrame, regions: pl.DataFrame, selle
         .join(sellers.lazy(), on="seller_id", how="left")
         .join(campaigns.lazy().select("campaign_id", "campaign_stockout_rate"), on="campaign_id", how="left")
     )
-    return joined.group_by("account_id").agg([f.at() for f in context_columns()]).collect()
+    per_account = joined.group_by("account_id").agg([f.at() for f in context_columns() if f.expr is not None])
+    # Sabotage aims at a seller: how much of one seller's cancellations this one account made.
+    cancelled = orders.lazy().filter(equals("cancel_initiator", "buyer")).group_by("account_id", "seller_id").len()
+    targets = (
+        cancelled.join(sellers.lazy().select("seller_id", "seller_buyer_cancels"), on="seller_id")
+        .group_by("account_id")
+        .agg(
+            max_seller_cancel_share_lifetime=(
+                pl.col("len") / (pl.col("seller_buyer_cancels") + SELLER_SHARE_PRIOR)
+            ).max()
+        )
+    )
+    return per_account.join(targets, on="account_id", how="left").collect()

@@ -21,6 +21,7 @@ FAST_MINUTES = 10  # a buyer cancel this soon after placing (or paying) is "fast
 EARLY_MINUTES = 5  # an order this soon after a campaign's first order is "early"
 BUYER_CANCEL_PRIOR = 0.08
 CANCEL_PRIOR = 0.18
+DELIVERED_PRIOR = 0.6
 
 
 def order_facts(orders: Frame, campaigns: pl.DataFrame) -> pl.LazyFrame:
@@ -67,6 +68,15 @@ HISTORY_SUMS = [
     Windowed("orders", "orders", Unit.ORDERS, "orders placed", pl.col("placed_at").is_not_null()),
     Windowed(
         "cancels", "cancellations", Unit.ORDERS, "orders placed in the window and cancelled by t", pl.col("cancelled")
+    ),
+    Windowed("paid_orders", "orders", Unit.ORDERS, "orders paid by t", pl.col("paid_at").is_not_null()),
+    Windowed("delivered_orders", "orders", Unit.ORDERS, "orders delivered by t", pl.col("delivered_at").is_not_null()),
+    Windowed(
+        "buyer_cancelled_usd",
+        "cancellations",
+        Unit.USD,
+        "value of the orders the buyer cancelled",
+        pl.when(pl.col("buyer")).then(pl.col("amount_usd")).otherwise(0.0),
     ),
     *[
         Windowed(
@@ -146,6 +156,9 @@ HISTORY_SUMS = [
 HISTORY_RATES = [
     WindowedRate("cancel_rate", "cancellations", "cancelled share of orders", "cancels", "orders", CANCEL_PRIOR),
     WindowedRate(
+        "delivered_rate", "orders", "delivered share of orders", "delivered_orders", "orders", DELIVERED_PRIOR
+    ),
+    WindowedRate(
         "buyer_cancel_rate",
         "cancellations",
         "buyer-cancelled share of orders",
@@ -179,6 +192,18 @@ def _rates() -> list[Feature]:
             smoothed_rate(pl.col("fast_buyer_cancels_lifetime"), pl.col("buyer_cancels_lifetime"), 0.2),
             fill=0.2,
         ),
+        *[
+            Feature(
+                f"buyer_cancel_{stage}_share_lifetime",
+                "cancellations",
+                "lifetime",
+                Unit.SHARE,
+                f"buyer cancellations {stage.replace('_', ' ')} over all buyer cancellations (prior 0.3)",
+                smoothed_rate(pl.col(f"buyer_cancels_{stage}_lifetime"), pl.col("buyer_cancels_lifetime"), 0.3),
+                fill=0.3,
+            )
+            for stage in STAGES
+        ],
         Feature(
             "early_campaign_share_lifetime",
             "campaigns",
@@ -249,6 +274,15 @@ def _row_features() -> list[Feature]:
             Unit.SELLERS,
             "sellers ordered from",
             pl.col("seller_id").n_unique(),
+        ),
+        Feature(
+            "item_repeat_share_lifetime",
+            "sellers",
+            "lifetime",
+            Unit.SHARE,
+            "share of orders that repeat an item the account ordered before (1 - distinct items / orders)",
+            1 - pl.col("item_id").n_unique() / pl.len(),
+            fill=None,
         ),
         Feature(
             "distinct_items_lifetime", "sellers", "lifetime", Unit.ITEMS, "items ordered", pl.col("item_id").n_unique()
