@@ -52,7 +52,11 @@ class InputError(PipelineError):
 
 class RejectLimitExceeded(InputError):
     """Too large a share of a table broke the contract; no run output was written (the rejects
-    file was, to show why)."""
+    file was, to show why). `rejects` holds the reject lines found (pipeline.snapshot)."""
+
+    def __init__(self, message: str, rejects: object = None) -> None:
+        super().__init__(message)
+        self.rejects = rejects
 
 
 class ConfigError(PipelineError):

@@ -8,9 +8,11 @@ the environment or the working directory.
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from contextlib import redirect_stderr
 from dataclasses import dataclass
+from pathlib import Path
 
 import lightgbm as lgb
 import mlflow
@@ -18,20 +20,73 @@ import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 import sklearn
+import sqlalchemy as sa
+import tenacity
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 
 from models.estimator import AbuseClassifier
-from pipeline.errors import PipelineError
+from pipeline.errors import ConfigError, TemporaryFailure
+
+log = logging.getLogger("buyer_abuse")
 
 MODEL_NAME = "buyer-abuse"
 EXPERIMENT = "buyer-abuse"
 CHAMPION, CHALLENGER = "champion", "challenger"
+# Calls to a registry that does not answer are tried this many times, the first wait RETRY_WAIT
+# seconds and doubling (MLflow's HTTP client also retries each request on its own).
+ATTEMPTS = 4
+RETRY_WAIT = 0.5
+# MLflow error codes that say "try again later".
+_TRANSIENT_CODES = {"TEMPORARILY_UNAVAILABLE", "REQUEST_LIMIT_EXCEEDED", "INTERNAL_ERROR", "ABORTED"}
 
 
-class RegistryError(PipelineError):
-    """The model registry cannot give what was asked (no champion yet, unreachable store)."""
+class RegistryError(ConfigError):
+    """The model registry cannot give what was asked (no registry, no champion yet)."""
+
+
+class RegistryUnavailable(RegistryError, TemporaryFailure):
+    """The model registry did not answer (after the retries)."""
+
+    exit_code = TemporaryFailure.exit_code
+
+
+def _transient(exc: BaseException) -> bool:
+    if isinstance(exc, ConnectionError | TimeoutError | sa.exc.OperationalError):
+        return True
+    if isinstance(exc, MlflowException):
+        return exc.error_code in _TRANSIENT_CODES or "Max retries exceeded" in exc.message
+    return False
+
+
+def _retrying() -> tenacity.Retrying:
+    def say(state: tenacity.RetryCallState) -> None:
+        log.warning(
+            "model registry: %s; try %d of %d in %.1f s",
+            str(state.outcome.exception()).splitlines()[0],
+            state.attempt_number + 1,
+            ATTEMPTS,
+            state.next_action.sleep,
+        )
+
+    return tenacity.Retrying(
+        stop=tenacity.stop_after_attempt(ATTEMPTS),
+        wait=tenacity.wait_exponential(multiplier=RETRY_WAIT, max=30),
+        retry=tenacity.retry_if_exception(_transient),
+        before_sleep=say,
+        reraise=True,
+    )
+
+
+def check_store(uri: str) -> None:
+    """Refuse a local SQLite tracking store that does not exist, without creating it: a run needs
+    a champion, so a registry that is not there is a mistyped setting, not an empty registry."""
+    if not uri.startswith("sqlite:"):
+        return
+    database = sa.make_url(uri).database
+    if database and database != ":memory:" and not Path(database).is_file():
+        raise RegistryError(f"no model registry at {database} (from {uri}): run `buyer-abuse train` first")
 
 
 def _mlflow_chatter_to_stdout() -> redirect_stderr:
@@ -46,9 +101,12 @@ def configure(uri: str) -> MlflowClient:
     mlflow.set_registry_uri(uri)
     try:
         with _mlflow_chatter_to_stdout():
-            mlflow.set_experiment(EXPERIMENT)
+            _retrying()(mlflow.set_experiment, EXPERIMENT)
     except MlflowException as exc:
-        raise RegistryError(f"MLflow tracking store {uri} is not usable: {exc.message}") from None
+        error = RegistryUnavailable if _transient(exc) else RegistryError
+        raise error(f"MLflow tracking store {uri} is not usable: {exc.message}") from None
+    except (ConnectionError, TimeoutError, sa.exc.OperationalError) as exc:
+        raise RegistryUnavailable(f"MLflow tracking store {uri} does not answer: {exc}") from None
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
@@ -98,10 +156,13 @@ _SIGNATURE_TYPES = {
 
 def load(uri: str, alias: str = CHAMPION) -> RegisteredModel:
     """`models:/buyer-abuse@<alias>` from the store `uri`, with its signature's columns."""
+    check_store(uri)
     client = configure(uri)
     try:
-        version = client.get_model_version_by_alias(MODEL_NAME, alias)
-    except MlflowException:
+        version = _retrying()(client.get_model_version_by_alias, MODEL_NAME, alias)
+    except MlflowException as exc:
+        if _transient(exc):
+            raise RegistryUnavailable(f"model registry at {uri} does not answer: {exc.message}") from None
         raise RegistryError(
             f"no model has the alias '{alias}' in the registry at {uri}: run `buyer-abuse train` first"
         ) from None

@@ -16,12 +16,17 @@ them as UTC.
 
 from __future__ import annotations
 
+import getpass
 import json
 import logging
+import os
+import socket
+import threading
+import uuid
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -37,7 +42,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from contract.outputs import QUEUE_COLUMNS, REVIEW_QUEUE, REVIEW_QUEUE_TABLE
 from contract.values import LABEL_OF_STATUS, REVIEW_STATUSES, ReviewStatus
-from pipeline.errors import ReviewDbError, ReviewDbUnavailable
+from pipeline.errors import ReviewDbError, ReviewDbUnavailable, RunLocked
 
 log = logging.getLogger("buyer_abuse")
 
@@ -56,6 +61,9 @@ _SCHEMA_LOCK = zlib.crc32(b"buyer-abuse review schema")
 CONNECT_ATTEMPTS = 4
 RETRY_WAIT = 0.5
 _SQLITE_BUSY_SECONDS = 30  # how long a SQLite writer waits for another one before giving up
+# A run lock lasts this long unless its holder renews it (every quarter of it while the run goes
+# on): a run killed on another host blocks its date for at most this long.
+LOCK_TTL = timedelta(minutes=10)
 _INSERTS = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}  # backends with INSERT ... ON CONFLICT
 _DELETE_BATCH = 500  # keys per DELETE ... IN (...), well below SQLite's bound-parameter limit
 
@@ -325,7 +333,111 @@ def _migrate(engine: sa.Engine, shown: str, create: bool) -> None:
         command.upgrade(config, "head")
 
 
-def write_queue(engine: sa.Engine, as_of: date, queue: pd.DataFrame) -> int:
+# -- run locks: one nightly run per scoring date per review database ---------------------------
+
+
+@contextmanager
+def run_lock(engine: sa.Engine, as_of: date, purpose: str, ttl: timedelta = LOCK_TTL) -> Iterator[str]:
+    """Hold the lock of scoring date `as_of` in this review database while the block runs; yields
+    the owner text to hand to `write_queue(lock=...)`, which checks the lock is still held in
+    the same transaction that writes.
+
+    The lock is a row of ``run_locks`` (owner, host, process id, expiry). It is renewed every
+    quarter of `ttl` by a background thread and deleted at the end. Another run's row is taken
+    over only when its expiry has passed or its process is gone from this host; otherwise
+    RunLocked (exit 75: retry later) names its owner.
+    """
+    owner = f"{getpass.getuser()}@{socket.gethostname()} pid {os.getpid()} run {uuid.uuid4().hex[:8]} ({purpose})"
+    acquire_run_lock(engine, as_of, owner, ttl)
+    stop = threading.Event()
+
+    def renew() -> None:
+        while not stop.wait(ttl.total_seconds() / 4):
+            try:
+                if not renew_run_lock(engine, as_of, owner, ttl):
+                    log.warning("run lock of %s was taken over: this run will not write the review table", as_of)
+                    return
+            except Exception as exc:  # a missed renewal is not fatal; write_queue checks the lock anyway
+                log.warning("run lock of %s not renewed: %s", as_of, exc)
+
+    heartbeat = threading.Thread(target=renew, name=f"run-lock-{as_of}", daemon=True)
+    heartbeat.start()
+    try:
+        yield owner
+    finally:
+        stop.set()
+        heartbeat.join()
+        release_run_lock(engine, as_of, owner)
+
+
+def acquire_run_lock(engine: sa.Engine, as_of: date, owner: str, ttl: timedelta = LOCK_TTL) -> None:
+    """Take the lock of `as_of` for `owner`, or raise RunLocked naming the run that holds it."""
+    now = datetime.now(UTC)
+    row = {
+        "as_of": as_of,
+        "owner": owner,
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "acquired_at": now,
+        "expires_at": now + ttl,
+    }
+    locks = run_locks.c
+    with _begin(engine, immediate=True) as conn:
+        held = conn.execute(sa.select(run_locks).where(locks.as_of == as_of)).mappings().first()
+        if held is None:
+            taken = conn.execute(_INSERTS[engine.dialect.name](run_locks).on_conflict_do_nothing(), row).rowcount
+        elif _expired(held, now) or _gone(held):
+            log.warning("run lock of %s held by %s is stale: taken over", as_of, held["owner"])
+            # Only if it is still that row: of two runs taking over at once, one wins.
+            taken = conn.execute(
+                sa.update(run_locks).where(locks.as_of == as_of, locks.owner == held["owner"]).values(row)
+            ).rowcount
+        else:
+            taken = 0
+    if not taken:
+        held = held or {"owner": "another run", "expires_at": now + ttl}
+        raise RunLocked(
+            f"another run for {as_of} is in progress in this review database ({held['owner']}, lock until "
+            f"{_utc(held['expires_at']):%Y-%m-%dT%H:%M:%SZ}); not starting a second: retry later"
+        )
+
+
+def renew_run_lock(engine: sa.Engine, as_of: date, owner: str, ttl: timedelta = LOCK_TTL) -> bool:
+    """Push the expiry of `owner`'s lock on `as_of` forward; False when it no longer holds it."""
+    locks = run_locks.c
+    with _begin(engine, immediate=True) as conn:
+        return bool(
+            conn.execute(
+                sa.update(run_locks)
+                .where(locks.as_of == as_of, locks.owner == owner)
+                .values(expires_at=datetime.now(UTC) + ttl)
+            ).rowcount
+        )
+
+
+def release_run_lock(engine: sa.Engine, as_of: date, owner: str) -> None:
+    with _begin(engine, immediate=True) as conn:
+        conn.execute(sa.delete(run_locks).where(run_locks.c.as_of == as_of, run_locks.c.owner == owner))
+
+
+def _expired(held: dict, now: datetime) -> bool:
+    return _utc(held["expires_at"]) <= now
+
+
+def _gone(held: dict) -> bool:
+    """The lock's process is on this host and no longer runs (a run killed with -9)."""
+    if held["host"] != socket.gethostname():
+        return False
+    try:
+        os.kill(held["pid"], 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False
+
+
+def write_queue(engine: sa.Engine, as_of: date, queue: pd.DataFrame, lock: str | None = None) -> int:
     """Write the review queue of scoring date `as_of`; returns the number of rows written (one per account).
 
     `queue` has columns account_id, score (0..1), rank (>= 1), model_version, reasons
@@ -334,7 +446,8 @@ def write_queue(engine: sa.Engine, as_of: date, queue: pd.DataFrame) -> int:
     model_version, reasons and ring_id but keep their status, reviewed_by, reviewed_at
     and note; that day's rows missing from `queue` are deleted unless an analyst touched
     them. An invalid queue raises ReviewDbError, naming every broken rule, before anything
-    is written.
+    is written. With `lock` (the owner `run_lock` yielded) the write happens only if that run
+    still holds the lock of `as_of`, checked in the same transaction (else RunLocked).
     """
     rows = _queue_rows(as_of, queue)
     insert = _INSERTS[engine.dialect.name](review_queue)
@@ -342,7 +455,16 @@ def write_queue(engine: sa.Engine, as_of: date, queue: pd.DataFrame) -> int:
         index_elements=[review_queue.c.account_id, review_queue.c.as_of],
         set_={name: insert.excluded[name] for name in QUEUE_COLUMNS if name != "account_id"},
     )
-    with _begin(engine) as conn:
+    with _begin(engine, immediate=True) as conn:
+        if lock is not None:
+            locks = run_locks.c
+            still = conn.execute(
+                sa.update(run_locks)
+                .where(locks.as_of == as_of, locks.owner == lock)
+                .values(expires_at=datetime.now(UTC) + LOCK_TTL)
+            ).rowcount
+            if not still:
+                raise RunLocked(f"this run lost the lock of {as_of} to another run: review table not written")
         if rows:
             conn.execute(upsert, rows)
         _delete_stale(conn, as_of, keep={row["account_id"] for row in rows})
@@ -393,7 +515,7 @@ def record_verdict(
         "reviewed_at": reviewed_at or datetime.now(UTC),
     }
     key = (review_queue.c.account_id == account_id) & (review_queue.c.as_of == as_of)
-    with _begin(engine) as conn:
+    with _begin(engine, immediate=True) as conn:
         found = conn.execute(sa.update(review_queue).where(key).values(decided)).rowcount
     if not found:
         raise ReviewDbError(f"no review row for account {account_id!r} on {as_of}: nothing recorded")

@@ -4,7 +4,10 @@ write the review queue, and leave a complete run directory ``RUNS/as_of=DATE/``
 
 Safety:
 
-* one run per date at a time: a lock file beside the run directory (a second run is refused);
+* every input and setting is checked before anything is created (``pipeline.preflight``);
+* one run per date at a time: a lock file beside the run directory, and a lock row in the
+  review database (``review_db.run_lock``), so that two runs of a date into one review table
+  with different run directories cannot both proceed; a second run is refused (exit 75);
 * the review database and the champion are checked before any work, so an unreachable
   database or an empty registry fails in one line having written nothing;
 * outputs are written into a hidden partial directory and moved into place only when the
@@ -14,7 +17,6 @@ Safety:
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 from datetime import date, timedelta
@@ -32,9 +34,9 @@ from models.estimator import check_columns, predict
 from models.explain import reasons
 from models.population import LOOKBACK, is_active
 from models.queue import ranked, review_queue
-from pipeline import registry, review_db, rundirs
+from pipeline import files, preflight, registry, review_db, rundirs
 from pipeline.engine import build_local
-from pipeline.errors import PipelineError
+from pipeline.errors import ConfigError, InputError, PipelineError, RejectLimitExceeded, RunLocked, UsageError
 from pipeline.progress import Stages
 from pipeline.settings import Settings
 from pipeline.snapshot import load_snapshot, summarize, write_rejects
@@ -44,38 +46,53 @@ log = logging.getLogger("buyer_abuse")
 DRIFT_FEATURES = 10  # the champion's most important features compared with the previous run
 
 
-class RunLocked(PipelineError):
-    """Another run for the same date holds the lock."""
+__all__ = ["RunLocked", "backfill", "run"]
 
 
-def run(data: Path, as_of: date, settings: Settings) -> dict:
-    """Do the whole batch for one date; returns the summary written to summary.json."""
+def run(data: Path, as_of: date, settings: Settings, *, now=None) -> dict:
+    """Do the whole batch for one date; returns the summary written to summary.json. `now`
+    (default: the clock) is when the run happens: `as_of` must be over by then."""
+    preflight.check_run(data, as_of, settings, now)
     settings.runs.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(rundirs.lock_file(settings.runs, as_of)))
+    lock_path = rundirs.lock_file(settings.runs, as_of)
+    lock = FileLock(str(lock_path))
     try:
         lock.acquire(timeout=0)
     except Timeout:
         raise RunLocked(
-            f"another run for {as_of} is in progress (lock {lock.lock_file}); not starting a second"
+            f"another run for {as_of} is in progress (lock {lock.lock_file}); not starting a second: retry later"
         ) from None
     try:
+        if files.restore_directory(rundirs.run_dir(settings.runs, as_of), rundirs.old_dir(settings.runs, as_of)):
+            log.warning("restored the run directory of %s that an interrupted run had moved aside", as_of)
         stages = Stages()
         with stages("connect"):
-            engine = review_db.connect(settings.review_db)
+            engine = review_db.connect(settings.review_db, attempts=review_db.CONNECT_ATTEMPTS)
         try:
-            return _batch(data, as_of, settings, engine, stages)
+            purpose = f"run directory {rundirs.run_dir(settings.runs, as_of)}"
+            with review_db.run_lock(engine, as_of, purpose) as owner:
+                return _batch(data, as_of, settings, engine, stages, owner)
         finally:
             engine.dispose()  # also after a failure: PostgreSQL connections are not left open
     finally:
+        # Removed while still held, so that lock files do not pile up; a run that opened the
+        # file just before finds it locked and is refused, and the review database's lock row
+        # stands behind it.
+        lock_path.unlink(missing_ok=True)
         lock.release()
 
 
-def _batch(data: Path, as_of: date, settings: Settings, engine, stages: Stages) -> dict:
+def _batch(data: Path, as_of: date, settings: Settings, engine, stages: Stages, owner: str | None = None) -> dict:
     t = as_of_end(as_of)
     with stages("champion"):
         champion = registry.load(settings.tracking_uri, registry.CHAMPION)
     with stages("validate"):
-        loaded = load_snapshot(data, reject_limit=settings.reject_limit)
+        try:
+            loaded = load_snapshot(data, reject_limit=settings.reject_limit, actions=settings.actions)
+        except RejectLimitExceeded as exc:  # the rejects say why: keep them beside the run directories
+            stopped = rundirs.stopped_rejects(settings.runs, as_of)
+            write_rejects(exc.rejects, stopped)
+            raise RejectLimitExceeded(f"{exc} (rejects in {stopped})", exc.rejects) from None
         snap = loaded.snapshot
     with stages("features"):
         labels = merge_labels(snap.labels, review_db.verdict_labels(engine, until=t))
@@ -83,11 +100,11 @@ def _batch(data: Path, as_of: date, settings: Settings, engine, stages: Stages) 
         try:
             check_columns(features, champion.columns, champion.feature_set_version)
         except ValueError as exc:
-            raise PipelineError(f"{exc} (model {champion.label})") from None
+            raise ConfigError(f"{exc} (model {champion.label})") from None
     with stages("score"):
         active = features.filter(is_active())
         if active.is_empty():
-            raise PipelineError(
+            raise InputError(
                 f"no account had an order or a payment attempt in the {LOOKBACK} before the end of {as_of} "
                 f"({features.height} accounts registered by then): is --as-of right?"
             )
@@ -132,21 +149,18 @@ def _batch(data: Path, as_of: date, settings: Settings, engine, stages: Stages) 
     # Everything that can fail on its own is done: only now does the review table change, and
     # the run directory appears once it has.
     with stages("review table"):
-        review_db.write_queue(engine, as_of, queue.to_pandas())
+        review_db.write_queue(engine, as_of, queue.to_pandas(), lock=owner)
     summary["seconds"] = stages.seconds
-    (partial / rundirs.SUMMARY).write_text(json.dumps(summary, indent=2))
+    files.write_json_atomic(summary, partial / rundirs.SUMMARY)
     _replace(partial, rundirs.run_dir(settings.runs, as_of))
-    return summary
+    rundirs.stopped_rejects(settings.runs, as_of).unlink(missing_ok=True)
+    return files.strict(summary)
 
 
 def _replace(partial: Path, final: Path) -> None:
-    """Move the finished directory into place; the previous one is removed only afterwards."""
-    old = final.with_name(f".{final.name}.old")
-    shutil.rmtree(old, ignore_errors=True)
-    if final.exists():
-        final.rename(old)
-    partial.rename(final)
-    shutil.rmtree(old, ignore_errors=True)
+    """Move the finished directory into place (``files.replace_directory``: one atomic swap where
+    the filesystem allows, so a kill leaves the old or the new directory, never neither)."""
+    files.replace_directory(partial, final, rundirs.old_dir(final.parent, rundirs.run_date(final)))
 
 
 def _quantiles(score: pl.Series) -> dict[str, float]:
@@ -199,18 +213,47 @@ def _drift(
     }
 
 
-def backfill(data: Path, start: date, end: date, settings: Settings, force: bool = False) -> list[tuple[date, str]]:
-    """Run every date from `start` to `end` inclusive, skipping complete ones unless `force`."""
+def backfill(
+    data: Path, start: date, end: date, settings: Settings, force: bool = False, keep_going: bool = False
+) -> list[tuple[date, str]]:
+    """Run every date from `start` to `end` inclusive, skipping complete ones unless `force`.
+
+    A failing date stops the range, unless `keep_going`: then the failure is logged, the next
+    date runs, and the outcome of the failed date is ``failed: <reason>``; BackfillFailed is
+    raised at the end, listing every failed date."""
     if end < start:
-        raise PipelineError(f"--to {end} is before --from {start}")
-    done = []
+        raise UsageError(f"--to {end} is before --from {start}")
+    preflight.day_is_over(end)
+    done, failed = [], []
     day = start
     while day <= end:
         if rundirs.is_complete(rundirs.run_dir(settings.runs, day)) and not force:
             log.info("%s already complete, skipped", day)
             done.append((day, "skipped"))
         else:
-            run(data, day, settings)
-            done.append((day, "ran"))
+            try:
+                run(data, day, settings)
+                done.append((day, "ran"))
+            except PipelineError as exc:
+                if not keep_going:
+                    raise
+                log.error("%s failed: %s", day, exc)
+                done.append((day, f"failed: {exc}"))
+                failed.append((day, exc))
         day += timedelta(days=1)
+    if failed:
+        raise BackfillFailed(done, failed)
     return done
+
+
+class BackfillFailed(PipelineError):
+    """`backfill --keep-going` ran every date and some failed. Its exit code is the failures':
+    75 (retry later) when every one was temporary, else that of the first other failure."""
+
+    def __init__(self, done: list[tuple[date, str]], failed: list[tuple[date, PipelineError]]) -> None:
+        self.done, self.failed = done, failed
+        days = ", ".join(str(day) for day, _ in failed)
+        super().__init__(f"{len(failed)} of {len(done)} dates failed: {days}")
+        codes = [exc.exit_code for _, exc in failed]
+        lasting = [code for code in codes if code != RunLocked.exit_code]
+        self.exit_code = lasting[0] if lasting else RunLocked.exit_code

@@ -34,6 +34,7 @@ from models.plots import importance_figure, pr_figure, precision_at_k_figure, sc
 from models.promotion import ChampionState, Comparison, promote
 from pipeline import registry
 from pipeline.engine import build_local
+from pipeline.errors import InputError
 from pipeline.progress import Stages, track
 from pipeline.settings import Settings
 from pipeline.snapshot import Snapshot, load_snapshot, summarize, write_rejects
@@ -81,7 +82,7 @@ def train(
     model and move `champion` to it only if it beats the current champion (models.promotion)."""
     stages = Stages()
     with stages("validate snapshot"):
-        loaded = load_snapshot(data, reject_limit=settings.reject_limit)
+        loaded = load_snapshot(data, reject_limit=settings.reject_limit, actions=settings.actions)
     snapshot, inputs = loaded.snapshot, summarize(loaded)
     if inputs["rejected_rows"]:
         log.warning(
@@ -113,7 +114,7 @@ def train(
         try:
             model = fit_examples(clone(estimator) if estimator is not None else AbuseClassifier(), train_set)
         except ValueError as exc:
-            raise registry.RegistryError(f"cannot train as of {as_of}: {exc}") from None
+            raise InputError(f"cannot train as of {as_of}: {exc}") from None
     names = feature_names()
     scored = valid.with_columns(
         score=pl.Series(predict(model, valid, names)) if valid.height else pl.lit(None, pl.Float64)

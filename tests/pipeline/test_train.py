@@ -25,7 +25,8 @@ from features.time import as_of_end
 from models.dataset import TrainingConfig, split
 from models.promotion import ChampionState, promote
 from pipeline import registry
-from pipeline.registry import CHALLENGER, CHAMPION, MODEL_NAME, RegisteredModel, RegistryError
+from pipeline.errors import InputError
+from pipeline.registry import CHALLENGER, CHAMPION, MODEL_NAME, RegisteredModel
 from pipeline.train import TrainResult, compare_champion, train
 
 PLOTS = {
@@ -195,9 +196,7 @@ def test_training_without_labels_before_the_gap_fails_and_registers_nothing(mark
     use_store(monkeypatch, tmp_path)
     early = MARKET.start + timedelta(days=20)  # every label would be decided in the gap or later
 
-    with pytest.raises(
-        RegistryError, match=f"^cannot train as of {early}: training needs both abuse and legit examples"
-    ):
+    with pytest.raises(InputError, match=f"^cannot train as of {early}: training needs both abuse and legit examples"):
         train(market, early, settings_in(tmp_path))
     assert not (tmp_path / "mlflow.db").exists()
     assert not (tmp_path / "mlruns").exists()
