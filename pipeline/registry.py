@@ -7,7 +7,6 @@ the environment or the working directory.
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 from contextlib import redirect_stderr
@@ -28,6 +27,7 @@ from mlflow.tracking import MlflowClient
 
 from models.estimator import AbuseClassifier
 from pipeline.errors import ConfigError, TemporaryFailure
+from pipeline.files import json_text
 
 log = logging.getLogger("buyer_abuse")
 
@@ -174,9 +174,17 @@ def load(uri: str, alias: str = CHAMPION) -> RegisteredModel:
     return RegisteredModel(model, str(version.version), columns, dict(version.tags or {}))
 
 
-def log_model(model: AbuseClassifier, example: pd.DataFrame, tags: dict[str, str]) -> str:
-    """Log the model in the active run as an MLflow pyfunc (``AbuseScorer``) and register it,
-    with `tags` on the registered version; returns the new version number."""
+@dataclass(frozen=True)
+class LoggedModel:
+    """A model logged in a training run, not yet a registered version (see `register`)."""
+
+    uri: str
+    tags: dict[str, str]
+
+
+def log_model(model: AbuseClassifier, example: pd.DataFrame, tags: dict[str, str]) -> LoggedModel:
+    """Log the model in the active run as an MLflow pyfunc (``AbuseScorer``); `register` makes it
+    a version of the registered model, with `tags`, once the run has decided its alias."""
     signature = infer_signature(example, model.predict_proba(example)[:, 1])
     # Listed, which skips MLflow's slow inference; the scorer itself is this package's code.
     requirements = [f"lightgbm=={lgb.__version__}", f"scikit-learn=={sklearn.__version__}", f"pandas=={pd.__version__}"]
@@ -185,14 +193,52 @@ def log_model(model: AbuseClassifier, example: pd.DataFrame, tags: dict[str, str
             name="model",
             python_model=AbuseScorer(model),
             signature=signature,
-            registered_model_name=MODEL_NAME,
             pip_requirements=requirements,
             tags=tags,
         )
-    version = str(info.registered_model_version)
-    for key, value in tags.items():
-        MlflowClient().set_model_version_tag(MODEL_NAME, version, key, value)
+    return LoggedModel(info.model_uri, dict(tags))
+
+
+def register(logged: LoggedModel, alias: str) -> str:
+    """Register `logged` as a new version with all its tags in one registry call, then give it
+    `alias`; returns the version. If anything stops it between the two (an error, Ctrl-C), the
+    version is deleted again: no version is left half-registered. A process killed outright in
+    that instant leaves a version without alias whose run never finished, which the next
+    training removes (`discard_incomplete`)."""
+    with _mlflow_chatter_to_stdout():
+        version = str(mlflow.register_model(logged.uri, MODEL_NAME, tags=logged.tags).version)
+    try:
+        set_alias(version, alias)
+    except BaseException:
+        MlflowClient().delete_model_version(MODEL_NAME, version)
+        raise
     return version
+
+
+def discard_incomplete(uri: str) -> list[str]:
+    """Delete the versions a killed training left: no alias, and a training run that did not
+    finish. Returns the versions deleted (their runs are marked KILLED)."""
+    client = configure(uri)
+    try:
+        versions = client.search_model_versions(f"name = '{MODEL_NAME}'")
+    except MlflowException:
+        return []
+    deleted = []
+    for found in versions:
+        version = client.get_model_version(MODEL_NAME, found.version)
+        if version.aliases or not version.run_id:
+            continue
+        run = client.get_run(version.run_id)
+        if run.info.status == "FINISHED":
+            continue
+        log.warning(
+            "removing %s version %s, left half-registered by a training that was killed", MODEL_NAME, version.version
+        )
+        client.delete_model_version(MODEL_NAME, version.version)
+        if run.info.status == "RUNNING":
+            client.set_terminated(version.run_id, "KILLED")
+        deleted.append(str(version.version))
+    return deleted
 
 
 def set_alias(version: str, alias: str) -> None:
@@ -200,9 +246,28 @@ def set_alias(version: str, alias: str) -> None:
 
 
 def log_json(data: object, name: str) -> None:
-    mlflow.log_text(json.dumps(data, indent=2, default=str), name)
+    mlflow.log_text(json_text(data), name)  # strict JSON: NaN becomes null
 
 
 def log_figure(figure, name: str) -> None:
     """Log a matplotlib figure in the active run."""
     mlflow.log_figure(figure, name)
+
+
+def log_nightly(uri: str, as_of, metrics: dict[str, float], files: list[Path]) -> str:
+    """An MLflow run ``nightly run as of DATE`` (tag ``kind=nightly``) with `metrics` and `files`
+    as artifacts under ``nightly/``; returns its run id. Metrics step on the date, so MLflow
+    charts each one across nights."""
+    configure(uri)
+    step = as_of.toordinal()
+    with (
+        _mlflow_chatter_to_stdout(),
+        mlflow.start_run(
+            run_name=f"nightly run as of {as_of}", tags={"kind": "nightly", "as_of": as_of.isoformat()}
+        ) as run,
+    ):
+        mlflow.log_metrics({k: float(v) for k, v in metrics.items() if v is not None and np.isfinite(v)}, step=step)
+        for path in files:
+            if Path(path).is_file():
+                mlflow.log_artifact(str(path), "nightly")
+    return run.info.run_id

@@ -629,10 +629,15 @@ def _examples(ids: pd.Series, mask: pd.Series) -> str:
 
 
 def _not_json_list(text: object) -> bool:
+    """Whether `text` is not a strict JSON list (NaN and Infinity, which strict parsers refuse, are not JSON)."""
     try:
-        return not (isinstance(text, str) and isinstance(json.loads(text), list))
+        return not (isinstance(text, str) and isinstance(json.loads(text, parse_constant=_not_json), list))
     except ValueError:
         return True
+
+
+def _not_json(constant: str) -> None:
+    raise ValueError(f"{constant} is not JSON")
 
 
 def _delete_stale(conn: sa.Connection, as_of: date, keep: set[str]) -> None:

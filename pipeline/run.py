@@ -22,19 +22,18 @@ import shutil
 from datetime import date, timedelta
 from pathlib import Path
 
-import numpy as np
 import polars as pl
 from filelock import FileLock, Timeout
 
 from features.labels import confirmed_abusers
 from features.time import as_of_end
 from models.dataset import merge_labels
-from models.drift import PSI_WARN, psi
 from models.estimator import check_columns, predict
 from models.explain import reasons
 from models.population import LOOKBACK, is_active
 from models.queue import ranked, review_queue
 from pipeline import files, preflight, registry, review_db, rundirs
+from pipeline.drift import nightly_drift, top_features
 from pipeline.engine import build_local
 from pipeline.errors import ConfigError, InputError, PipelineError, RejectLimitExceeded, RunLocked, UsageError
 from pipeline.progress import Stages
@@ -143,7 +142,14 @@ def _batch(data: Path, as_of: date, settings: Settings, engine, stages: Stages, 
             "already_confirmed_excluded": excluded,
             "score_quantiles": _quantiles(scores["score"]),
             "largest_rings": _largest_rings(features, queued),
-            "drift": _drift(settings.runs, as_of, scores, features, champion),
+            "drift": nightly_drift(
+                settings.runs,
+                as_of,
+                scores,
+                features,
+                top_features(champion.model, champion.names, DRIFT_FEATURES),
+                partial,
+            ),
             "seconds": stages.seconds,
         }
     # Everything that can fail on its own is done: only now does the review table change, and
@@ -154,7 +160,20 @@ def _batch(data: Path, as_of: date, settings: Settings, engine, stages: Stages, 
     files.write_json_atomic(summary, partial / rundirs.SUMMARY)
     _replace(partial, rundirs.run_dir(settings.runs, as_of))
     rundirs.stopped_rejects(settings.runs, as_of).unlink(missing_ok=True)
+    _log_nightly(settings.tracking_uri, as_of, summary, rundirs.run_dir(settings.runs, as_of))
     return files.strict(summary)
+
+
+def _log_nightly(uri: str, as_of: date, summary: dict, run_dir: Path) -> None:
+    """The run's drift report, summary and figures in MLflow. Best effort, after the run is
+    complete: a registry hiccup here loses a report, never a night."""
+    drift = summary.get("drift", {}).get("columns", {})
+    metrics = {"scored": summary["scored"], "queued": summary["queued"]}
+    metrics |= {f"drift.{name}": entry["statistic"] for name, entry in drift.items()}
+    try:
+        registry.log_nightly(uri, as_of, metrics, [run_dir / "summary.json", run_dir / "drift.html"])
+    except Exception as exc:
+        log.warning("the run of %s is complete, but its report did not reach MLflow: %s", as_of, exc)
 
 
 def _replace(partial: Path, final: Path) -> None:
@@ -177,40 +196,6 @@ def _largest_rings(features: pl.DataFrame, queued: pl.DataFrame, top: int = 5) -
         .agg(size=pl.len(), queued=pl.col("account_id").is_in(queued["account_id"].implode()).sum())
     )
     return rings.sort(["size", "ring_id"], descending=[True, False]).head(top).to_dicts()
-
-
-def _drift(
-    runs: Path, as_of: date, scores: pl.DataFrame, features: pl.DataFrame, champion: registry.RegisteredModel
-) -> dict:
-    """PSI of the score and of the champion's top features against the previous complete run.
-    Best effort: a previous run that cannot be compared is reported, never fatal."""
-    previous = rundirs.previous_run(runs, as_of)
-    if previous is None:
-        return {"previous_run": None}
-    gains = champion.model.booster_.feature_importance("gain")
-    top = [champion.names[i] for i in np.argsort(gains)[::-1][:DRIFT_FEATURES]]
-    try:
-        before = pl.read_parquet(previous / "scores.parquet")
-        present = [f for f in top if f in pl.read_parquet_schema(previous / "features.parquet")]
-        before_features = pl.read_parquet(previous / "features.parquet", columns=present)
-    except Exception as exc:  # a pruned or unreadable old run must not stop tonight's
-        log.warning("drift: previous run %s unreadable (%s)", previous.name, exc)
-        return {"previous_run": previous.name, "error": str(exc).splitlines()[0]}
-    values = {"score": psi(before["score"].to_numpy(), scores["score"].to_numpy())}
-    values |= {
-        f: psi(before_features[f].to_numpy(), features[f].to_numpy()) for f in top if f in before_features.columns
-    }
-    values = {k: round(v, 4) for k, v in values.items()}
-    warnings = [f"{k}: PSI {v:.2f} > {PSI_WARN}" for k, v in values.items() if v > PSI_WARN]
-    for warning in warnings:
-        log.warning("drift against %s: %s", previous.name, warning)
-    return {
-        "previous_run": previous.name,
-        "psi": values,
-        "threshold": PSI_WARN,
-        "warnings": warnings,
-        "not_compared": [f for f in top if f not in before_features.columns],
-    }
 
 
 def backfill(

@@ -125,7 +125,7 @@ def train(
         background = valid_all.with_columns(score=pl.Series(predict(model, valid_all, names)))
         metrics["precision_at_k_with_presumed_legit"] = ranking_metrics(background, k)["precision_at_k"]
 
-    registry.configure(settings.tracking_uri)
+    registry.discard_incomplete(settings.tracking_uri)  # what a killed training left half-registered
     with stages("log and register"), mlflow.start_run(run_name=f"train as of {as_of}") as run:
         mlflow.log_params(
             {
@@ -167,7 +167,7 @@ def train(
             importance_figure(names, model.booster_.feature_importance("gain")), "plots/feature_importance.png"
         )
         cut, valid_from = training.validation_window(t)
-        version = registry.log_model(
+        logged = registry.log_model(
             model,
             feature_frame(train_set.head(50), names),
             {
@@ -178,7 +178,7 @@ def train(
         )
         champion = compare_champion(settings.tracking_uri, valid, k, valid_from)
         alias = registry.CHAMPION if promote(metrics["precision_at_k"], champion) else registry.CHALLENGER
-        registry.set_alias(version, alias)
+        version = registry.register(logged, alias)  # the last step: a version exists only with its tags and alias
         mlflow.set_tags({"alias": alias, "registered_version": version, "champion_comparison": champion.state.value})
         if champion.state is ChampionState.COMPARED and np.isfinite(champion.precision):
             mlflow.log_metric("champion_precision_at_k", champion.precision)

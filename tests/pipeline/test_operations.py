@@ -15,7 +15,9 @@ import pytest
 import sqlalchemy as sa
 from e2e import AS_OF, Champion, invoke, one_line, settings_in
 
+import pipeline.drift
 import pipeline.files
+import pipeline.run
 from pipeline import preflight, review_db
 from pipeline.errors import EX_DATAERR, EX_TEMPFAIL, EX_USAGE, RunLocked, UsageError
 from pipeline.review_db import connect, read_queue
@@ -374,3 +376,83 @@ def test_a_kill_during_the_final_move_leaves_the_old_or_the_new_run_directory(
     run(market, AS_OF, settings_in(workdir, tracking_uri=champion.uri, capacity=10))
     assert json.loads((final / "summary.json").read_text())["capacity"] == 10
     assert sorted(p.name for p in settings.runs.iterdir()) == [f"as_of={AS_OF}"]
+
+
+# -- machine-readable outputs ---------------------------------------------------------------------
+
+
+def strict_json(text: str) -> object:
+    """What a strict parser (RFC 8259) reads: NaN, Infinity and -Infinity are refused."""
+
+    def refuse(constant: str) -> None:
+        raise ValueError(f"not JSON: {constant}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_strict_json_turns_every_non_finite_number_into_null(tmp_path):
+    path = tmp_path / "x.json"
+
+    pipeline.files.write_json_atomic({"a": float("nan"), "b": [float("inf"), 1.5], "c": {"d": -float("inf")}}, path)
+
+    assert strict_json(path.read_text()) == {"a": None, "b": [None, 1.5], "c": {"d": None}}
+
+
+@pytest.mark.slow
+def test_summary_json_is_strict_when_a_drifted_feature_is_all_null(market, workdir, champion):
+    settings = settings_in(workdir, tracking_uri=champion.uri, capacity=10)
+    run(market, AS_OF - DAY, settings)
+    previous = settings.runs / f"as_of={AS_OF - DAY}" / "features.parquet"
+    table = pl.read_parquet(previous)  # the previous night had every float feature empty
+    table.with_columns(
+        pl.lit(None, pl.Float64).alias(c) for c, t in table.schema.items() if t == pl.Float64
+    ).write_parquet(previous)
+
+    run(market, AS_OF, settings)
+
+    run_dir = settings.runs / f"as_of={AS_OF}"
+    summary = strict_json((run_dir / "summary.json").read_text())
+    columns = summary["drift"]["columns"]
+    emptied = [c for c, entry in columns.items() if entry["null_share"][0] == 1.0]
+    assert emptied and all(columns[c]["drifted"] for c in emptied)
+    assert all(isinstance(entry["statistic"], float) for entry in columns.values())
+    strict_json((market / "market.json").read_text())
+
+
+# -- a killed training leaves no half-registered version ------------------------------------------
+
+
+@pytest.mark.slow
+def test_a_killed_training_leaves_no_half_registered_version(market, tmp_path, monkeypatch):
+    from e2e import use_store
+    from mlflow.tracking import MlflowClient
+
+    from pipeline import registry
+    from pipeline.train import train
+
+    uri = use_store(monkeypatch, tmp_path)
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+    def killed(version: str, alias: str) -> None:
+        raise KeyboardInterrupt("killed")
+
+    with monkeypatch.context() as mp:  # stopped between registering the version and giving it its alias
+        mp.setattr(registry, "set_alias", killed)
+        with pytest.raises(KeyboardInterrupt):
+            train(market, AS_OF, settings_in(tmp_path))
+    assert client.search_model_versions(f"name = '{registry.MODEL_NAME}'") == []
+
+    # Killed outright (-9) in that instant: a version without alias whose run never ended.
+    orphan_run = client.create_run(client.get_experiment_by_name(registry.EXPERIMENT).experiment_id)
+    orphan = client.create_model_version(
+        registry.MODEL_NAME, f"runs:/{orphan_run.info.run_id}/model", run_id=orphan_run.info.run_id
+    )
+
+    trained = train(market, AS_OF, settings_in(tmp_path))
+
+    versions = {str(v.version) for v in client.search_model_versions(f"name = '{registry.MODEL_NAME}'")}
+    assert versions == {trained.version} and str(orphan.version) not in versions
+    assert client.get_run(orphan_run.info.run_id).info.status == "KILLED"
+    assert str(client.get_model_version_by_alias(registry.MODEL_NAME, "champion").version) == trained.version
+    version = client.get_model_version(registry.MODEL_NAME, trained.version)
+    assert {"feature_set_version", "as_of", "labels_before"} <= set(version.tags)

@@ -25,7 +25,7 @@ import pipeline.run
 import pipeline.train
 from features.labels import labels_in_force
 from features.time import as_of_end
-from models.drift import PSI_WARN
+from models.drift import DRIFT_THRESHOLD
 from pipeline import review_db
 from pipeline.errors import EX_CONFIG, EX_TEMPFAIL, EX_USAGE
 from pipeline.review_db import connect, read_queue, record_verdict
@@ -99,6 +99,8 @@ def test_run_scores_every_active_account_and_queues_the_top_with_reasons(market,
 
     run_dir = workdir / "runs" / f"as_of={AS_OF}"
     assert sorted(p.name for p in run_dir.iterdir()) == [
+        "drift.html",
+        "drift.parquet",
         "features.parquet",
         "queue.parquet",
         "rejects.parquet",
@@ -404,7 +406,7 @@ def test_the_summary_has_counts_stages_model_quantiles_queue_rings_and_drift(mar
     summary = batch(settings, market, AS_OF, None, out, capacity=50)
 
     assert summary_of(out, AS_OF) == summary
-    assert first["drift"] == {"previous_run": None}
+    assert first["drift"] == {"previous_run": None, "report": "drift.html"}
     scores, features = scores_of(out, AS_OF), pl.read_parquet(out / f"as_of={AS_OF}" / "features.parquet")
     queue = read_queue(connect(settings_in(workdir).review_db), AS_OF)
     rows = json.loads((market / "market.json").read_text())["rows"]
@@ -441,7 +443,23 @@ def test_the_summary_has_counts_stages_model_quantiles_queue_rings_and_drift(mar
 
     drift = summary["drift"]
     assert drift["previous_run"] == f"as_of={AS_OF - DAY}"
-    assert drift["threshold"] == PSI_WARN
-    assert len(drift["psi"]) == 1 + DRIFT_FEATURES and "score" in drift["psi"]
-    assert all(np.isfinite(v) and v >= 0 for v in drift["psi"].values())
-    assert drift["warnings"] == [f"{k}: PSI {v:.2f} > {PSI_WARN}" for k, v in drift["psi"].items() if v > PSI_WARN]
+    assert drift["threshold"] == DRIFT_THRESHOLD
+    assert len(drift["columns"]) == 1 + DRIFT_FEATURES and "score" in drift["columns"]
+    assert all(np.isfinite(c["statistic"]) and c["statistic"] >= 0 for c in drift["columns"].values())
+    assert {c["kind"] for c in drift["columns"].values()} <= {"categorical", "continuous"}
+    assert len(drift["warnings"]) == sum(c["drifted"] for c in drift["columns"].values())
+    # Kept per run (the history is those files) and shown in an HTML report, in the run directory and MLflow.
+    run_dir = out / f"as_of={AS_OF}"
+    table = pl.read_parquet(run_dir / "drift.parquet")
+    assert sorted(table["column"]) == sorted(drift["columns"])
+    page = (run_dir / "drift.html").read_text()
+    assert page.startswith("<!doctype html>") and f"Drift of the run as of {AS_OF}" in page and "History" in page
+    client = MlflowClient(tracking_uri=settings.tracking_uri)
+    nightly = client.search_runs(
+        [client.get_experiment_by_name("buyer-abuse").experiment_id],
+        f"tags.kind = 'nightly' and tags.as_of = '{AS_OF}'",
+    )
+    assert nightly and {a.path for a in client.list_artifacts(nightly[0].info.run_id, "nightly")} >= {
+        "nightly/drift.html",
+        "nightly/summary.json",
+    }
