@@ -659,14 +659,17 @@ def test_cli_truncated_parquet(tables, write, tmp_path):
     assert len(run.stderr.splitlines()) == 1
 
 
-def test_cli_reject_limit_exceeded_writes_nothing(tables, write, tmp_path):
+def test_cli_reject_limit_exceeded_writes_only_the_rejects(tables, write, tmp_path):
     tables["accounts"][0]["country"] = "Germany"
 
     run = validate(write(tables), tmp_path / "out", "--reject-limit", "0.2")
 
+    assert run.returncode == 65  # bad input data
     assert_one_line_error(run, "accounts: 1 of 3 rows rejected (33.33%), over the limit of 20.00%")
     assert "accounts.country does not match ^[A-Z]{2}$" in run.stderr and "e.g. keys a1" in run.stderr
-    assert not (tmp_path / "out").exists()
+    assert "--reject-limit" in run.stderr and f"(rejects in {tmp_path / 'out' / 'rejects.parquet'})" in run.stderr
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["rejects.parquet"]  # no summary.json
+    assert pl.read_parquet(tmp_path / "out" / "rejects.parquet")["key"].to_list() == ["a1", "o1", "p1"]
 
 
 def test_cli_writes_rejects_and_summary(tables, write, tmp_path):
