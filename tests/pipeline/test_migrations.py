@@ -15,7 +15,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from pipeline import review_db
-from pipeline.errors import ReviewDbError, ReviewDbUnavailable
+from pipeline.errors import ReviewDbError, ReviewDbUnavailable, RunLocked
 from pipeline.review_db import connect, read_queue
 
 DAY = date(2026, 3, 31)
@@ -200,3 +200,29 @@ def test_a_database_that_does_not_answer_is_tried_again_with_backoff(tmp_path, m
     with pytest.raises(ReviewDbUnavailable):
         connect(f"sqlite:///{Path(tmp_path) / 'other.db'}", attempts=2)
     assert len(calls) == 2
+
+
+def test_of_runs_taking_the_lock_of_a_date_at_once_exactly_one_wins(review_url):
+    engine = connect(review_url)
+    workers = 6
+    start, won, refused = threading.Barrier(workers), [], []
+
+    def take(n: int) -> None:
+        start.wait()
+        try:
+            review_db.acquire_run_lock(engine, DAY, f"run {n}")
+            won.append(n)
+        except Exception as exc:  # RunLocked expected; anything else fails the test below
+            refused.append(exc)
+
+    threads = [threading.Thread(target=take, args=(n,)) for n in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert len(won) == 1
+    assert len(refused) == workers - 1 and all(isinstance(exc, RunLocked) for exc in refused)
+    review_db.release_run_lock(engine, DAY, f"run {won[0]}")
+    review_db.acquire_run_lock(engine, DAY, "the next night")  # free again once released
+    engine.dispose()

@@ -199,6 +199,7 @@ def test_record_verdict_refuses_unknown_status_and_missing_row(engine, account_i
         (lambda q: q.assign(score=[0.9, float("nan"), -0.1]), r"score not within 0..1 \(2 of 3 rows, e.g. b, c\)"),
         (lambda q: q.assign(rank=[0, 2, 3]), r"rank not an integer >= 1"),
         (lambda q: q.assign(reasons=["[]", "not json", None]), r"reasons not a JSON list \(2 of 3 rows, e.g. b, c\)"),
+        (lambda q: q.assign(reasons=["[]", "[NaN]", "[1]"]), r"reasons not a JSON list \(1 of 3 rows, e.g. b\)"),
         (lambda q: q.assign(account_id=["a", None, "c"]), r"account_id missing \(1 of 3 rows, e.g. row 1\)"),
         (lambda q: q.drop(columns="ring_id"), r"missing column\(s\) ring_id"),
     ],

@@ -237,3 +237,24 @@ def test_a_champion_trained_on_labels_inside_the_window_keeps_its_alias(monkeypa
     found = compare_champion("unused", pl.DataFrame({"y": [1, 0], "orders_7d": [1.0, 2.0]}), 1, VALID_FROM)
     assert found.state is ChampionState.NOT_COMPARABLE
     assert not promote(0.99, found)
+
+
+def test_a_registry_that_does_not_answer_is_tried_again(tmp_path, monkeypatch):
+    from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST, TEMPORARILY_UNAVAILABLE
+
+    uri = use_store(monkeypatch, tmp_path)
+    registry.configure(uri)
+    monkeypatch.setattr(registry, "RETRY_WAIT", 0)
+    calls = []
+
+    def flaky(self, name, alias):
+        calls.append(alias)
+        if len(calls) < 3:
+            raise MlflowException("service unavailable", error_code=TEMPORARILY_UNAVAILABLE)
+        raise MlflowException("no such alias", error_code=RESOURCE_DOES_NOT_EXIST)
+
+    monkeypatch.setattr(MlflowClient, "get_model_version_by_alias", flaky)
+
+    with pytest.raises(registry.RegistryError, match="no model has the alias 'champion'"):
+        registry.load(uri)
+    assert len(calls) == 3  # two transient failures tried again, then the real answer
