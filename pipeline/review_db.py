@@ -385,7 +385,9 @@ def acquire_run_lock(engine: sa.Engine, as_of: date, owner: str, ttl: timedelta 
     with _begin(engine, immediate=True) as conn:
         held = conn.execute(sa.select(run_locks).where(locks.as_of == as_of)).mappings().first()
         if held is None:
-            taken = conn.execute(_INSERTS[engine.dialect.name](run_locks).on_conflict_do_nothing(), row).rowcount
+            # RETURNING, not rowcount: a driver may report -1 for an INSERT (psycopg does here).
+            insert = _INSERTS[engine.dialect.name](run_locks).on_conflict_do_nothing().returning(locks.as_of)
+            taken = conn.execute(insert, row).first() is not None
         elif _expired(held, now) or _gone(held):
             log.warning("run lock of %s held by %s is stale: taken over", as_of, held["owner"])
             # Only if it is still that row: of two runs taking over at once, one wins.
