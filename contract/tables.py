@@ -10,13 +10,14 @@ its types and rules from here.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pandera.polars as pa
 import polars as pl
 from pandera.engines.polars_engine import DateTime
 
-from contract.values import CANCEL_INITIATORS, ISO_COUNTRY, LABELS
+from contract.values import CANCEL_INITIATORS, ID_PATTERN, ISO_COUNTRY, LABELS, RuleAction
 
 # Every timestamp is normalised to this type on load: UTC, microseconds.
 UTC = {"time_zone": "UTC", "time_unit": "us"}
@@ -27,6 +28,11 @@ def _ordered(earlier: str, later: str) -> pl.Expr:
     return pl.col(earlier).is_null() | pl.col(later).is_null() | (pl.col(earlier) <= pl.col(later))
 
 
+def _id(**options) -> object:
+    """A field holding an identifier: the contract's id characters (contract.values.ID_PATTERN)."""
+    return pa.Field(str_matches=ID_PATTERN, **options)
+
+
 class _Strict(pa.DataFrameModel):
     class Config:
         strict = False  # extra columns are kept but ignored (contract section 1)
@@ -34,7 +40,7 @@ class _Strict(pa.DataFrameModel):
 
 
 class Accounts(_Strict):
-    account_id: str = pa.Field(unique=True)
+    account_id: str = _id(unique=True)
     created_at: DateTime = pa.Field(dtype_kwargs=UTC, description="registration time")
     country: str = pa.Field(str_matches=ISO_COUNTRY, description="ISO 3166-1 alpha-2 of the buyer's profile")
     email_domain: str = pa.Field(nullable=True, description="e.g. `gmail.com`")
@@ -42,11 +48,11 @@ class Accounts(_Strict):
 
 
 class Orders(_Strict):
-    order_id: str = pa.Field(unique=True)
-    account_id: str = pa.Field(description="the buyer; must exist in accounts")
-    seller_id: str
-    item_id: str = pa.Field(description="listing / SKU bought (one main item per order)")
-    campaign_id: str = pa.Field(nullable=True, description="promotion or flash-sale event the order was placed under")
+    order_id: str = _id(unique=True)
+    account_id: str = _id(description="the buyer; must exist in accounts")
+    seller_id: str = _id()
+    item_id: str = _id(description="listing / SKU bought (one main item per order)")
+    campaign_id: str = _id(nullable=True, description="promotion or flash-sale event the order was placed under")
     placed_at: DateTime = pa.Field(dtype_kwargs=UTC)
     paid_at: DateTime = pa.Field(nullable=True, dtype_kwargs=UTC, description="first successful payment")
     shipped_at: DateTime = pa.Field(nullable=True, dtype_kwargs=UTC)
@@ -62,12 +68,10 @@ class Orders(_Strict):
     item_count: int = pa.Field(ge=1)
     ship_country: str = pa.Field(str_matches=ISO_COUNTRY, description="ISO 3166-1 alpha-2")
     ship_region: str = pa.Field(nullable=True, description="region / province code inside ship_country")
-    address_id: str = pa.Field(nullable=True, description="hashed normalised shipping address")
-    device_id: str = pa.Field(nullable=True, description="device fingerprint that placed the order")
+    address_id: str = _id(nullable=True, description="hashed normalised shipping address")
+    device_id: str = _id(nullable=True, description="device fingerprint that placed the order")
     ip_prefix: str = pa.Field(nullable=True, description="network prefix the order came from (e.g. a /24)")
-    payment_instrument_id: str = pa.Field(
-        nullable=True, description="hashed card / wallet used for the successful payment"
-    )
+    payment_instrument_id: str = _id(nullable=True, description="hashed card / wallet used for the successful payment")
 
     @pa.dataframe_check(name="placed_at <= paid_at <= shipped_at <= delivered_at")
     def states_in_order(cls, data: pa.PolarsData) -> pl.LazyFrame:
@@ -93,10 +97,10 @@ class Orders(_Strict):
 
 
 class PaymentAttempts(_Strict):
-    attempt_id: str = pa.Field(unique=True)
-    order_id: str = pa.Field(description="must exist in orders")
-    account_id: str
-    instrument_id: str = pa.Field(description="hashed card / wallet tried")
+    attempt_id: str = _id(unique=True)
+    order_id: str = _id(description="must exist in orders")
+    account_id: str = _id()
+    instrument_id: str = _id(description="hashed card / wallet tried")
     attempted_at: DateTime = pa.Field(dtype_kwargs=UTC)
     succeeded: bool
     failure_code: str = pa.Field(
@@ -110,14 +114,14 @@ class PaymentAttempts(_Strict):
 
 
 class Sessions(_Strict):
-    account_id: str
-    device_id: str
+    account_id: str = _id()
+    device_id: str = _id()
     ip_prefix: str = pa.Field(nullable=True)
     started_at: DateTime = pa.Field(dtype_kwargs=UTC)
 
 
 class Labels(_Strict):
-    account_id: str
+    account_id: str = _id()
     label: str = pa.Field(isin=LABELS)
     decided_at: DateTime = pa.Field(dtype_kwargs=UTC, description="when the outcome became known")
     source: str = pa.Field(description="e.g. `review`, `chargeback`, `policy`")
@@ -184,6 +188,63 @@ FOREIGN_KEYS: tuple[tuple[str, str, str, str], ...] = (
     ("orders", "account_id", "accounts", "account_id"),
     ("payment_attempts", "order_id", "orders", "order_id"),
 )
+
+
+@dataclass(frozen=True)
+class Repair:
+    """The stated repair of a row rule (a ``dataframe_check`` of the table's model): which rows it
+    fixes and how. `fix` gives, for each column it changes, the corrected value (an expression
+    evaluated on the rows that break the rule only). `default` is the action when the settings
+    name none."""
+
+    table: str
+    check: str  # the check's name, as the rule reads in the rejects file
+    how: str
+    fix: Callable[[], dict[str, pl.Expr]]
+    default: RuleAction
+
+
+def _raised_to_earlier_states() -> dict[str, pl.Expr]:
+    chain = ["placed_at", "paid_at", "shipped_at", "delivered_at"]
+    return {
+        state: pl.when(pl.col(state).is_null()).then(None).otherwise(pl.max_horizontal(chain[: i + 1]))
+        for i, state in enumerate(chain)
+        if i
+    }
+
+
+# Rules a row can be repaired for, by id (TABLE.CHECK_METHOD). Every other rule only rejects.
+# A repair never moves an event earlier: a fixed row makes nothing known sooner than the export
+# says, so it cannot leak the future into a feature (contract section 1).
+REPAIRS: dict[str, Repair] = {
+    "orders.states_in_order": Repair(
+        "orders",
+        "placed_at <= paid_at <= shipped_at <= delivered_at",
+        "each of paid_at, shipped_at, delivered_at that is set is raised to the latest state before it "
+        "(e.g. an order handed to the carrier before its payment was approved is shipped when paid)",
+        _raised_to_earlier_states,
+        RuleAction.REPAIR,
+    ),
+    "orders.cancelled_after_placed": Repair(
+        "orders",
+        "cancelled_at >= placed_at",
+        "cancelled_at is raised to placed_at",
+        lambda: {"cancelled_at": pl.col("placed_at")},
+        RuleAction.REJECT,
+    ),
+    "orders.reason_only_if_cancelled": Repair(
+        "orders",
+        "cancel_reason is empty unless cancelled",
+        "cancel_reason is emptied",
+        lambda: {"cancel_reason": pl.lit(None, pl.String)},
+        RuleAction.REJECT,
+    ),
+}
+
+
+def default_actions() -> dict[str, RuleAction]:
+    """The action of every repairable rule when the settings name none."""
+    return {rule: repair.default for rule, repair in REPAIRS.items()}
 
 
 def polars_schema(table: str) -> dict[str, pl.DataType]:

@@ -45,3 +45,15 @@ LABEL_OF_STATUS: dict[str, str] = {
     ReviewStatus.CLEARED.value: Label.LEGIT.value,
 }
 ISO_COUNTRY = r"^[A-Z]{2}$"
+# What an identifier (every `*_id` column) may hold: 1 to 256 characters, none of them a control
+# character (U+0000-U+001F, U+007F-U+009F). A NUL byte, for one, cannot be stored in a
+# PostgreSQL text column; a tab or a newline breaks every log and CSV an id is printed in.
+ID_MAX_LENGTH = 256
+ID_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]{1,256}$"
+
+
+class RuleAction(StrEnum):
+    """What validation does with a row that breaks a rule (docs/data_contract.md, "Bad input")."""
+
+    REJECT = "reject"  # the row goes to the rejects file and is left out
+    REPAIR = "repair"  # the row is kept with the fault fixed by the rule's stated repair, and recorded

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from dataclasses import replace
@@ -11,9 +10,10 @@ from pathlib import Path
 
 import click
 
-from contract.values import REVIEW_STATUSES
+from contract.tables import REPAIRS, default_actions
+from contract.values import REVIEW_STATUSES, RuleAction
 from features.time import as_of_day
-from pipeline.errors import PipelineError
+from pipeline.errors import EX_INTERRUPTED, EX_SOFTWARE, EX_USAGE, PipelineError, RejectLimitExceeded
 from pipeline.progress import configure_logging
 from pipeline.settings import ENVIRONMENT, Settings
 from simulator.params import DELAY_TAILS, LABEL_PROCESSES
@@ -34,6 +34,23 @@ class Day(click.ParamType):
 
 
 DAY = Day()
+
+
+class RuleActionType(click.ParamType):
+    """RULE=ACTION: a repairable validation rule (contract.tables.REPAIRS) and reject or repair."""
+
+    name = "RULE=ACTION"
+
+    def convert(self, value, param, ctx) -> tuple[str, RuleAction]:
+        if isinstance(value, tuple):
+            return value
+        rule, _, action = str(value).partition("=")
+        if rule not in REPAIRS:
+            self.fail(f"{rule!r} is not a rule with a stated repair; use one of {', '.join(REPAIRS)}", param, ctx)
+        try:
+            return rule, RuleAction(action)
+        except ValueError:
+            self.fail(f"{value!r}: the action is one of {', '.join(RuleAction)}", param, ctx)
 
 
 def _setting(*names: str, **kwargs):
@@ -61,6 +78,18 @@ SETTING_OPTIONS = {
         setting="reject_limit",
         type=click.FloatRange(0, 1),
         help="Largest share of any table that may be rejected before the run stops.",
+    ),
+    "rule_actions": click.option(
+        "--rule-action",
+        "rule_actions",
+        type=RuleActionType(),
+        multiple=True,
+        envvar=ENVIRONMENT["rule_actions"],
+        show_envvar=True,
+        show_default=" ".join(f"{rule}={action}" for rule, action in default_actions().items()),
+        help="What validation does with a row breaking a rule that has a stated repair: reject it (to the "
+        "rejects file) or repair it (kept, fixed, and recorded with action=repaired); repeatable, the variable "
+        "holds several separated by spaces; rules not named keep their default (docs/data_contract.md).",
     ),
 }
 
@@ -102,6 +131,7 @@ as_of_option = click.option(
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 120})
+@click.version_option(package_name="buyer-abuse", prog_name="buyer-abuse", message="%(prog)s %(version)s")
 @click.option("--verbose", "-v", is_flag=True, help="Debug logging.")
 def app(verbose: bool) -> None:
     """Find malicious order-then-cancel buyers in a marketplace snapshot."""
@@ -238,14 +268,22 @@ def simulate(
 @app.command()
 @data_option
 @click.option("--out", type=DIR, required=True, help="Directory to write rejects.parquet and summary.json into.")
-@settings("reject_limit")
-def validate(data: Path, out: Path, reject_limit: float) -> None:
+@settings("reject_limit", "rule_actions")
+def validate(data: Path, out: Path, **options) -> None:
     """Check a snapshot against the data contract; write its rejects and counts."""
+    from pipeline.files import write_json_atomic
+    from pipeline.preflight import outputs_outside
     from pipeline.snapshot import load_snapshot, summarize, write_rejects
 
-    result = load_snapshot(data, reject_limit=reject_limit)
+    chosen = resolved(options)
+    outputs_outside(data, out)
+    try:
+        result = load_snapshot(data, reject_limit=chosen.reject_limit, actions=chosen.actions)
+    except RejectLimitExceeded as exc:  # the rejects say why: write them all the same
+        write_rejects(exc.rejects, out / "rejects.parquet")
+        raise RejectLimitExceeded(f"{exc} (rejects in {out / 'rejects.parquet'})", exc.rejects) from None
     write_rejects(result.rejects, out / "rejects.parquet")
-    (out / "summary.json").write_text(json.dumps(summarize(result), indent=2) + "\n")
+    write_json_atomic(summarize(result), out / "summary.json")
     click.echo(f"{'table':<18}{'rows':>12}{'rejected':>12}")
     for table, count in result.counts.items():
         click.echo(f"{table:<18}{count['rows']:>12}{count['rejected']:>12}")
@@ -262,32 +300,45 @@ def validate(data: Path, out: Path, reject_limit: float) -> None:
     show_default=True,
     help="Process accounts in this many hash buckets (bounded memory; same table).",
 )
-@settings("reject_limit")
-def features(data: Path, as_of, out: Path, buckets: int, reject_limit: float) -> None:
+@settings("reject_limit", "rule_actions")
+def features(data: Path, as_of, out: Path, buckets: int, **options) -> None:
     """Build the account feature table as of the end of --as-of (one row per account)."""
     from pipeline.featurize import write_features
+    from pipeline.preflight import day_is_over, outputs_outside
 
-    write_features(data, as_of, out, buckets=buckets, reject_limit=reject_limit)
+    chosen = resolved(options)
+    day_is_over(as_of)
+    outputs_outside(data, out, out.with_name(f"{out.stem}.rejects.parquet"))
+    write_features(data, as_of, out, buckets=buckets, reject_limit=chosen.reject_limit, actions=chosen.actions)
 
 
 @app.command()
 @data_option
 @as_of_option
-@settings("review_db", "tracking_uri", "reject_limit")
+@settings("review_db", "tracking_uri", "reject_limit", "rule_actions")
 @click.pass_context
 def train(ctx: click.Context, data: Path, as_of, **options) -> None:
     """Train on labels (and analysts' verdicts) in force at --as-of; register; promote if better."""
     from pipeline import review_db as db
+    from pipeline.preflight import day_is_over
+    from pipeline.snapshot import check_snapshot
     from pipeline.train import train as train_model
 
     chosen = resolved(options)
+    day_is_over(as_of)
+    check_snapshot(data)
     # Analysts' verdicts are labels too: from the review database, unless it is the default
     # SQLite file and there is none yet (no run has written a queue).
     default_and_absent = (
-        ctx.get_parameter_source("review_db") is click.core.ParameterSource.DEFAULT
+        ctx.get_parameter_source("review_db")
+        in (click.core.ParameterSource.DEFAULT, click.core.ParameterSource.DEFAULT_MAP)
         and not Path(chosen.review_db.removeprefix("sqlite:///")).exists()
     )
-    verdicts = None if default_and_absent else db.verdict_labels(db.connect(chosen.review_db))
+    verdicts = (
+        None
+        if default_and_absent
+        else db.verdict_labels(db.connect(chosen.review_db, create=False, attempts=db.CONNECT_ATTEMPTS))
+    )
     result = train_model(data, as_of, chosen, verdicts=verdicts)
     click.echo(f"{'model version':<44}{result.version} ({result.alias}; champion {result.champion.state.value})")
     for name, value in sorted(result.metrics.items()):
@@ -295,7 +346,7 @@ def train(ctx: click.Context, data: Path, as_of, **options) -> None:
             click.echo(f"{name:<44}{value:.3f}")
 
 
-run_settings = settings("review_db", "tracking_uri", "capacity", "runs", "reject_limit")
+run_settings = settings("review_db", "tracking_uri", "capacity", "runs", "reject_limit", "rule_actions")
 
 
 @app.command()
@@ -319,14 +370,27 @@ def run(as_of, data: Path, **options) -> None:
 @click.option("--from", "start", type=DAY, required=True, help="First date YYYY-MM-DD.")
 @click.option("--to", "end", type=DAY, required=True, help="Last date YYYY-MM-DD (inclusive).")
 @click.option("--force", is_flag=True, help="Re-run dates that are already complete.")
+@click.option(
+    "--keep-going",
+    is_flag=True,
+    help="Go on past a failing date; end with the list of failed dates and a non-zero exit.",
+)
 @data_option
 @run_settings
-def backfill(start, end, force: bool, data: Path, **options) -> None:
+def backfill(start, end, force: bool, keep_going: bool, data: Path, **options) -> None:
     """Run every date in a range, skipping dates already complete unless --force."""
+    from pipeline.run import BackfillFailed
     from pipeline.run import backfill as run_range
 
-    for day, outcome in run_range(data, start, end, resolved(options), force=force):
-        click.echo(f"{day}  {outcome}")
+    def show(outcomes: list) -> None:
+        for day, outcome in outcomes:
+            click.echo(f"{day}  {' '.join(outcome.split())}")
+
+    try:
+        show(run_range(data, start, end, resolved(options), force=force, keep_going=keep_going))
+    except BackfillFailed as exc:  # every date was tried: show them all, then fail
+        show(exc.done)
+        raise
 
 
 @app.command()
@@ -351,7 +415,8 @@ def verdict(review_db: str, account: str, as_of, status: str, reviewed_by: str, 
     """Record an analyst's verdict on a queued account (it becomes a label for training)."""
     from pipeline import review_db as db
 
-    db.record_verdict(db.connect(review_db), account, as_of, status, reviewed_by, note)
+    engine = db.connect(review_db, create=False, attempts=db.CONNECT_ATTEMPTS)  # never a new, empty database
+    db.record_verdict(engine, account, as_of, status, reviewed_by, note)
     click.echo(f"{account} on {as_of}: {status}")
 
 
@@ -365,16 +430,16 @@ def main() -> None:
     except click.exceptions.NoArgsIsHelpError as exc:  # bare `buyer-abuse`: show the help
         print(exc.format_message())
         code = 0
-    except click.ClickException as exc:
-        _fail(f"{exc.format_message()} (see --help)", exc.exit_code)
+    except click.ClickException as exc:  # a command line click cannot parse
+        _fail(f"{exc.format_message()} (see --help)", EX_USAGE)
     except (click.exceptions.Abort, KeyboardInterrupt):
-        _fail("interrupted", 130)
-    except PipelineError as exc:
+        _fail("interrupted", EX_INTERRUPTED)
+    except PipelineError as exc:  # the exit code says what kind (pipeline.errors)
         _fail(str(exc), exc.exit_code)
     except Exception as exc:  # an unexpected failure still ends in one line; the trace is opt-in
         if os.environ.get("BUYER_ABUSE_DEBUG"):
             raise
-        _fail(f"unexpected {type(exc).__name__}: {exc} (set BUYER_ABUSE_DEBUG=1 for the traceback)", 1)
+        _fail(f"unexpected {type(exc).__name__}: {exc} (set BUYER_ABUSE_DEBUG=1 for the traceback)", EX_SOFTWARE)
     sys.exit(code or 0)
 
 

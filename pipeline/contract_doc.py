@@ -13,9 +13,9 @@ import polars as pl
 from click.core import UNSET
 
 from contract.outputs import REVIEW_QUEUE, REVIEW_QUEUE_TABLE, SCORES, TRUTH, Column
-from contract.tables import FOREIGN_KEYS, LATER_STATES, TABLES
-from contract.values import CANCEL_INITIATORS, LABEL_OF_STATUS, LABELS, REVIEW_STATUSES
-from pipeline import cli
+from contract.tables import FOREIGN_KEYS, LATER_STATES, REPAIRS, TABLES
+from contract.values import CANCEL_INITIATORS, ID_MAX_LENGTH, ID_PATTERN, LABEL_OF_STATUS, LABELS, REVIEW_STATUSES
+from pipeline import cli, errors
 from pipeline.settings import ENVIRONMENT, Settings
 from pipeline.snapshot import rule_name
 
@@ -51,16 +51,38 @@ after T, together with the columns that only exist once they are ({later}). Noth
 after T may influence a feature, a label or a graph edge computed as of T.
 """
 
+IDS = """\
+Identifiers (every `*_id` column): 1 to {max_length} characters, none of them a control character
+(U+0000–U+001F, U+007F–U+009F: NUL, tab, newline, ...); any other Unicode character is fine. The
+rule reads `TABLE.COLUMN does not match {pattern}` in the rejects file, and a row that breaks it
+is rejected alike whatever the review database's backend.
+"""
+
 BAD_INPUT = """\
 ### Bad input
 
 A row that breaks a rule above is never silently dropped and never crashes the run: it goes to
-a rejects file beside the run's outputs (`rejects.parquet`: table, key, rule, row as JSON) with
-the rule worded as in the tables above, and the run's summary counts it. Cross-table rules are
-checked against the *valid* rows of the parent table: {foreign}. A run whose rejected share of
-any table exceeds the reject limit stops before writing anything, with a message naming the
-table, the rule and a few example keys. A missing required table or column, or a file that
-cannot be parsed, stops the run with a one-line error naming it.
+a rejects file beside the run's outputs (`rejects.parquet`: table, key, rule, row as JSON as
+exported, action) with the rule worded as in the tables above, and the run's summary counts it.
+Cross-table rules are checked against the *valid* rows of the parent table: {foreign}. A row
+whose parent row was itself rejected says so (`payment_attempts.order_id refers to a rejected
+orders row`) rather than `not in orders`; an empty parent table whose child table has rows
+stops the run naming the parent.
+
+Each rule has an action. Most only **reject** (`action` = `rejected`: the row is left out). The
+rules below have a stated **repair**: with the action `repair` the row is kept with the fault
+fixed as stated and recorded in the rejects file with `action` = `repaired` (it does not count
+against the reject limit). A repair never moves an event earlier, so nothing becomes known
+sooner than the export says. The action is chosen per rule with `--rule-action RULE=ACTION`
+(or `BUYER_ABUSE_RULE_ACTIONS`, several separated by spaces); the defaults:
+
+{repairs}
+
+A run whose rejected share of any table exceeds the reject limit (`--reject-limit`) stops before
+writing any run output, with a message naming each table over it, its most common rule and a
+few example keys; the rejects file is still written (`validate`: in `--out`; `features`:
+beside `--out`; `run`: `RUNS/as_of=DATE.rejects.parquet`). A missing required table or column,
+or a file that cannot be parsed, stops the run with a one-line error naming it.
 """
 
 OUTPUTS = """\
@@ -100,7 +122,19 @@ that UTC day, nothing after. Every command exits non-zero with a one-line reason
 failure, logs progress on stdout, and is safe to re-run. Settings come from the option, else
 the environment variable named, else the default; defaults are in the working directory
 (shown here as `{workdir}`). The model registry is MLflow's: `MLFLOW_TRACKING_URI` selects
-the tracking store as everywhere in MLflow.
+the tracking store as everywhere in MLflow. `buyer-abuse --version` prints the version.
+
+Exit codes (`sysexits.h` names), for schedulers:
+
+| code | meaning | what to do |
+|---|---|---|
+| 0 | done | |
+| {usage} | usage: a bad option or date, an `--as-of` whose UTC day is not over, an output inside `--data` | fix the command |
+| {data} | bad input data: a missing table or column, an unreadable file, rejects over `--reject-limit`, no active account | fix the export |
+| {software} | internal error | report it (`BUYER_ABUSE_DEBUG=1` shows the traceback) |
+| {temp} | temporary: a run of that date is in progress, the review database or the registry does not answer | retry later |
+| {config} | configuration: an unusable review database URL, a newer or foreign schema, no registry or champion | fix the setting |
+| {interrupted} | interrupted | |
 """
 
 
@@ -137,6 +171,13 @@ def _input_table(name: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _repairs() -> str:
+    lines = ["| rule id | rule (as in the rejects file) | default | repair |", "|---|---|---|---|"]
+    for rule, repair in REPAIRS.items():
+        lines.append(f"| `{rule}` | `{repair.table} breaks: {repair.check}` | {repair.default} | {repair.how} |")
+    return "\n".join(lines)
+
+
 def _columns(columns: tuple[Column, ...]) -> str:
     lines = ["| column | type | nullable | notes |", "|---|---|---|---|"]
     lines += [f"| `{c.name}` | {c.type} | {'yes' if c.nullable else 'no'} | {c.notes} |" for c in columns]
@@ -154,6 +195,8 @@ def _command(name: str, command: click.Command) -> str:
         value = "flag" if param.is_flag else param.type.name.upper()
         if param.required:
             default = "required"
+        elif param.name in defaults and isinstance(param.show_default, str):  # a list, shown in words
+            default = f"`{param.show_default}`"
         elif param.name in defaults:
             default = f"`{defaults[param.name]}`"
         elif not param.is_flag and param.default is not None and param.default is not UNSET:
@@ -190,8 +233,9 @@ def markdown() -> str:
         INTRO,
         INPUT.format(later=later),
         values + "\n",
+        IDS.format(max_length=ID_MAX_LENGTH, pattern=ID_PATTERN),
         *(_input_table(name) for name in TABLES),
-        BAD_INPUT.format(foreign=foreign),
+        BAD_INPUT.format(foreign=foreign, repairs=_repairs()),
         OUTPUTS.format(
             table=REVIEW_QUEUE_TABLE,
             columns=_columns(REVIEW_QUEUE),
@@ -199,7 +243,15 @@ def markdown() -> str:
             scores=_columns(SCORES),
             truth=_columns(TRUTH),
         ),
-        CLI_INTRO.format(workdir=WORKDIR),
+        CLI_INTRO.format(
+            workdir=WORKDIR,
+            usage=errors.EX_USAGE,
+            data=errors.EX_DATAERR,
+            software=errors.EX_SOFTWARE,
+            temp=errors.EX_TEMPFAIL,
+            config=errors.EX_CONFIG,
+            interrupted=errors.EX_INTERRUPTED,
+        ),
         *(_command(name, command) for name, command in cli.app.commands.items()),
     ]
     return "\n".join(parts)

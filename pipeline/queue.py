@@ -10,14 +10,14 @@ from rich.table import Table
 
 from models.explain import reason_lines
 from pipeline import review_db
-from pipeline.errors import PipelineError
+from pipeline.errors import InputError
 
 
 def show_queue(url: str, as_of: date | None, top: int, console: Console | None = None) -> None:
-    engine = review_db.connect(url)
+    engine = review_db.connect(url, create=False)  # a mistyped path must not create a database
     queue = review_db.read_queue(engine, as_of)
     if queue.empty:
-        raise PipelineError(
+        raise InputError(
             "the review queue is empty" + (f" for {as_of}" if as_of else "") + ": run `buyer-abuse run` first"
         )
     day = as_of or queue["as_of"].max()

@@ -7,10 +7,11 @@ the environment or the working directory.
 
 from __future__ import annotations
 
-import json
+import logging
 import sys
 from contextlib import redirect_stderr
 from dataclasses import dataclass
+from pathlib import Path
 
 import lightgbm as lgb
 import mlflow
@@ -18,20 +19,74 @@ import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 import sklearn
+import sqlalchemy as sa
+import tenacity
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 
 from models.estimator import AbuseClassifier
-from pipeline.errors import PipelineError
+from pipeline.errors import ConfigError, TemporaryFailure
+from pipeline.files import json_text
+
+log = logging.getLogger("buyer_abuse")
 
 MODEL_NAME = "buyer-abuse"
 EXPERIMENT = "buyer-abuse"
 CHAMPION, CHALLENGER = "champion", "challenger"
+# Calls to a registry that does not answer are tried this many times, the first wait RETRY_WAIT
+# seconds and doubling (MLflow's HTTP client also retries each request on its own).
+ATTEMPTS = 4
+RETRY_WAIT = 0.5
+# MLflow error codes that say "try again later".
+_TRANSIENT_CODES = {"TEMPORARILY_UNAVAILABLE", "REQUEST_LIMIT_EXCEEDED", "ABORTED"}
 
 
-class RegistryError(PipelineError):
-    """The model registry cannot give what was asked (no champion yet, unreachable store)."""
+class RegistryError(ConfigError):
+    """The model registry cannot give what was asked (no registry, no champion yet)."""
+
+
+class RegistryUnavailable(RegistryError, TemporaryFailure):
+    """The model registry did not answer (after the retries)."""
+
+    exit_code = TemporaryFailure.exit_code
+
+
+def _transient(exc: BaseException) -> bool:
+    if isinstance(exc, ConnectionError | TimeoutError | sa.exc.OperationalError):
+        return True
+    if isinstance(exc, MlflowException):
+        return exc.error_code in _TRANSIENT_CODES or "Max retries exceeded" in exc.message
+    return False
+
+
+def _retrying() -> tenacity.Retrying:
+    def say(state: tenacity.RetryCallState) -> None:
+        log.warning(
+            "model registry: %s; try %d of %d in %.1f s",
+            str(state.outcome.exception()).splitlines()[0],
+            state.attempt_number + 1,
+            ATTEMPTS,
+            state.next_action.sleep,
+        )
+
+    return tenacity.Retrying(
+        stop=tenacity.stop_after_attempt(ATTEMPTS),
+        wait=tenacity.wait_exponential(multiplier=RETRY_WAIT, max=30),
+        retry=tenacity.retry_if_exception(_transient),
+        before_sleep=say,
+        reraise=True,
+    )
+
+
+def check_store(uri: str) -> None:
+    """Refuse a local SQLite tracking store that does not exist, without creating it: a run needs
+    a champion, so a registry that is not there is a mistyped setting, not an empty registry."""
+    if not uri.startswith("sqlite:"):
+        return
+    database = sa.make_url(uri).database
+    if database and database != ":memory:" and not Path(database).is_file():
+        raise RegistryError(f"no model registry at {database} (from {uri}): run `buyer-abuse train` first")
 
 
 def _mlflow_chatter_to_stdout() -> redirect_stderr:
@@ -46,9 +101,12 @@ def configure(uri: str) -> MlflowClient:
     mlflow.set_registry_uri(uri)
     try:
         with _mlflow_chatter_to_stdout():
-            mlflow.set_experiment(EXPERIMENT)
+            _retrying()(mlflow.set_experiment, EXPERIMENT)
     except MlflowException as exc:
-        raise RegistryError(f"MLflow tracking store {uri} is not usable: {exc.message}") from None
+        error = RegistryUnavailable if _transient(exc) else RegistryError
+        raise error(f"MLflow tracking store {uri} is not usable: {exc.message}") from None
+    except (ConnectionError, TimeoutError, sa.exc.OperationalError) as exc:
+        raise RegistryUnavailable(f"MLflow tracking store {uri} does not answer: {exc}") from None
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
@@ -98,10 +156,13 @@ _SIGNATURE_TYPES = {
 
 def load(uri: str, alias: str = CHAMPION) -> RegisteredModel:
     """`models:/buyer-abuse@<alias>` from the store `uri`, with its signature's columns."""
+    check_store(uri)
     client = configure(uri)
     try:
-        version = client.get_model_version_by_alias(MODEL_NAME, alias)
-    except MlflowException:
+        version = _retrying()(client.get_model_version_by_alias, MODEL_NAME, alias)
+    except MlflowException as exc:
+        if _transient(exc):
+            raise RegistryUnavailable(f"model registry at {uri} does not answer: {exc.message}") from None
         raise RegistryError(
             f"no model has the alias '{alias}' in the registry at {uri}: run `buyer-abuse train` first"
         ) from None
@@ -113,9 +174,17 @@ def load(uri: str, alias: str = CHAMPION) -> RegisteredModel:
     return RegisteredModel(model, str(version.version), columns, dict(version.tags or {}))
 
 
-def log_model(model: AbuseClassifier, example: pd.DataFrame, tags: dict[str, str]) -> str:
-    """Log the model in the active run as an MLflow pyfunc (``AbuseScorer``) and register it,
-    with `tags` on the registered version; returns the new version number."""
+@dataclass(frozen=True)
+class LoggedModel:
+    """A model logged in a training run, not yet a registered version (see `register`)."""
+
+    uri: str
+    tags: dict[str, str]
+
+
+def log_model(model: AbuseClassifier, example: pd.DataFrame, tags: dict[str, str]) -> LoggedModel:
+    """Log the model in the active run as an MLflow pyfunc (``AbuseScorer``); `register` makes it
+    a version of the registered model, with `tags`, once the run has decided its alias."""
     signature = infer_signature(example, model.predict_proba(example)[:, 1])
     # Listed, which skips MLflow's slow inference; the scorer itself is this package's code.
     requirements = [f"lightgbm=={lgb.__version__}", f"scikit-learn=={sklearn.__version__}", f"pandas=={pd.__version__}"]
@@ -124,14 +193,52 @@ def log_model(model: AbuseClassifier, example: pd.DataFrame, tags: dict[str, str
             name="model",
             python_model=AbuseScorer(model),
             signature=signature,
-            registered_model_name=MODEL_NAME,
             pip_requirements=requirements,
             tags=tags,
         )
-    version = str(info.registered_model_version)
-    for key, value in tags.items():
-        MlflowClient().set_model_version_tag(MODEL_NAME, version, key, value)
+    return LoggedModel(info.model_uri, dict(tags))
+
+
+def register(logged: LoggedModel, alias: str) -> str:
+    """Register `logged` as a new version with all its tags in one registry call, then give it
+    `alias`; returns the version. If anything stops it between the two (an error, Ctrl-C), the
+    version is deleted again: no version is left half-registered. A process killed outright in
+    that instant leaves a version without alias whose run never finished, which the next
+    training removes (`discard_incomplete`)."""
+    with _mlflow_chatter_to_stdout():
+        version = str(mlflow.register_model(logged.uri, MODEL_NAME, tags=logged.tags).version)
+    try:
+        set_alias(version, alias)
+    except BaseException:
+        MlflowClient().delete_model_version(MODEL_NAME, version)
+        raise
     return version
+
+
+def discard_incomplete(uri: str) -> list[str]:
+    """Delete the versions a killed training left: no alias, and a training run that did not
+    finish. Returns the versions deleted (their runs are marked KILLED)."""
+    client = configure(uri)
+    try:
+        versions = client.search_model_versions(f"name = '{MODEL_NAME}'")
+    except MlflowException:
+        return []
+    deleted = []
+    for found in versions:
+        version = client.get_model_version(MODEL_NAME, found.version)
+        if version.aliases or not version.run_id:
+            continue
+        run = client.get_run(version.run_id)
+        if run.info.status == "FINISHED":
+            continue
+        log.warning(
+            "removing %s version %s, left half-registered by a training that was killed", MODEL_NAME, version.version
+        )
+        client.delete_model_version(MODEL_NAME, version.version)
+        if run.info.status == "RUNNING":
+            client.set_terminated(version.run_id, "KILLED")
+        deleted.append(str(version.version))
+    return deleted
 
 
 def set_alias(version: str, alias: str) -> None:
@@ -139,9 +246,28 @@ def set_alias(version: str, alias: str) -> None:
 
 
 def log_json(data: object, name: str) -> None:
-    mlflow.log_text(json.dumps(data, indent=2, default=str), name)
+    mlflow.log_text(json_text(data), name)  # strict JSON: NaN becomes null
 
 
 def log_figure(figure, name: str) -> None:
     """Log a matplotlib figure in the active run."""
     mlflow.log_figure(figure, name)
+
+
+def log_nightly(uri: str, as_of, metrics: dict[str, float], files: list[Path]) -> str:
+    """An MLflow run ``nightly run as of DATE`` (tag ``kind=nightly``) with `metrics` and `files`
+    as artifacts under ``nightly/``; returns its run id. Metrics step on the date, so MLflow
+    charts each one across nights."""
+    configure(uri)
+    step = as_of.toordinal()
+    with (
+        _mlflow_chatter_to_stdout(),
+        mlflow.start_run(
+            run_name=f"nightly run as of {as_of}", tags={"kind": "nightly", "as_of": as_of.isoformat()}
+        ) as run,
+    ):
+        mlflow.log_metrics({k: float(v) for k, v in metrics.items() if v is not None and np.isfinite(v)}, step=step)
+        for path in files:
+            if Path(path).is_file():
+                mlflow.log_artifact(str(path), "nightly")
+    return run.info.run_id

@@ -16,22 +16,54 @@ them as UTC.
 
 from __future__ import annotations
 
+import getpass
 import json
+import logging
+import os
+import socket
+import threading
+import uuid
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pandas as pd
 import polars as pl
 import sqlalchemy as sa
+import tenacity
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from contract.outputs import QUEUE_COLUMNS, REVIEW_QUEUE, REVIEW_QUEUE_TABLE
 from contract.values import LABEL_OF_STATUS, REVIEW_STATUSES, ReviewStatus
-from pipeline.errors import ReviewDbError
+from pipeline.errors import ReviewDbError, ReviewDbUnavailable, RunLocked
 
-SCHEMA_VERSION = 1
+log = logging.getLogger("buyer_abuse")
+
+# `review_schema.version` written by the head migration; a database recording a larger one was
+# written by a newer buyer-abuse and is refused. Every revision in pipeline/migrations bumps it.
+SCHEMA_VERSION = 2
+MIGRATIONS = Path(__file__).with_name("migrations")
+# Alembic's bookkeeping table, named for this application so that another application's
+# Alembic in the same database is never mistaken for ours (nor ours for theirs).
+VERSION_TABLE = "review_alembic_version"
+BASELINE = "0001"  # the revision equal to the schema buyer-abuse created before Alembic (version 1)
+# PostgreSQL advisory lock held while the schema is created or upgraded (any fixed 64-bit key).
+_SCHEMA_LOCK = zlib.crc32(b"buyer-abuse review schema")
+# Connection attempts before a database that does not answer is given up on, and the first wait
+# between them in seconds (doubling: 0.5, 1, 2, ...). The CLI retries; a library caller chooses.
+CONNECT_ATTEMPTS = 4
+RETRY_WAIT = 0.5
+_SQLITE_BUSY_SECONDS = 30  # how long a SQLite writer waits for another one before giving up
+# A run lock lasts this long unless its holder renews it (every quarter of it while the run goes
+# on): a run killed on another host blocks its date for at most this long.
+LOCK_TTL = timedelta(minutes=10)
 _INSERTS = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}  # backends with INSERT ... ON CONFLICT
 _DELETE_BATCH = 500  # keys per DELETE ... IN (...), well below SQLite's bound-parameter limit
 
@@ -89,6 +121,18 @@ review_schema = sa.Table(
     sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
 )
 
+# One nightly run per scoring date per review database (`run_lock`); revision 0002.
+run_locks = sa.Table(
+    "run_locks",
+    metadata,
+    sa.Column("as_of", sa.Date, primary_key=True),
+    sa.Column("owner", sa.Text, nullable=False),  # who holds it, in words: user, host, process, run directory
+    sa.Column("host", sa.Text, nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("acquired_at", UtcDateTime, nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False),
+)
+
 # A row no analyst has touched: the batch run may delete it when its account drops out of the queue.
 _UNTOUCHED = sa.and_(
     review_queue.c.status == ReviewStatus.OPEN.value,
@@ -98,13 +142,15 @@ _UNTOUCHED = sa.and_(
 )
 
 
-def connect(url: str) -> sa.Engine:
-    """An engine on the review database at `url`, its tables created if missing.
-
-    Raises ReviewDbError, in one line with any password hidden, when the URL is
-    malformed or names an unsupported backend, the database cannot be reached, or it
-    records a schema version newer than SCHEMA_VERSION.
-    """
+def check_url(url: str) -> sa.URL:
+    """`url` parsed, or ReviewDbError in one line (password hidden) when it cannot name a lasting
+    review database: empty (an unset variable), malformed, another backend, SQLite in memory
+    (the queue would vanish with the process) or a SQLite file in a directory that does not
+    exist. Touches nothing."""
+    if not url or not url.strip():
+        raise ReviewDbError(
+            "the review database URL is empty (an unset variable?); give --review-db or BUYER_ABUSE_REVIEW_DB"
+        )
     try:
         parsed = sa.make_url(url)
     except ArgumentError:
@@ -115,35 +161,285 @@ def connect(url: str) -> sa.Engine:
     shown = parsed.render_as_string(hide_password=True)
     if parsed.get_backend_name() not in _INSERTS:
         raise ReviewDbError(f"review database {shown}: unsupported backend (use sqlite or postgresql)")
+    if parsed.get_backend_name() == "sqlite":
+        path = sqlite_path(parsed)
+        if path is None:
+            raise ReviewDbError(
+                f"review database {shown} is in memory: the queue would vanish when the command ends; "
+                "use a file (sqlite:///review.db) or a server"
+            )
+        if not path.parent.is_dir():
+            raise ReviewDbError(f"review database {shown}: directory {path.parent} does not exist")
+    return parsed
+
+
+def sqlite_path(url: sa.URL) -> Path | None:
+    """The file of a SQLite URL, None for an in-memory database."""
+    database = url.database or ""
+    if database in ("", ":memory:") or database.startswith("file::memory:") or url.query.get("mode") == "memory":
+        return None
+    return Path(database.removeprefix("file:"))
+
+
+def connect(url: str, *, create: bool = True, attempts: int = 1) -> sa.Engine:
+    """An engine on the review database at `url`, its schema created or upgraded to the current
+    revision (the Alembic migrations in ``pipeline/migrations``).
+
+    With ``create=False`` (commands that only read or update an existing table) a database
+    without the review table is refused, and a SQLite file that does not exist is not created.
+    A database that does not answer is tried `attempts` times, waiting RETRY_WAIT seconds and
+    doubling in between. Creating and upgrading are safe when several processes connect to a
+    new database at once: the first holds the schema lock (a PostgreSQL advisory lock, SQLite's
+    write lock) and the others find the schema made.
+
+    Raises ReviewDbError, in one line with any password hidden, when the URL cannot name a lasting
+    database (`check_url`), the database holds a newer schema or a ``review_queue`` table that
+    buyer-abuse did not create (refused before anything is written), or, as ReviewDbUnavailable,
+    when it cannot be reached.
+    """
+    parsed = check_url(url)
+    shown = parsed.render_as_string(hide_password=True)
+    if not create and parsed.get_backend_name() == "sqlite" and not sqlite_path(parsed).is_file():
+        raise ReviewDbError(f"no review database at {sqlite_path(parsed)} (from {shown}): nothing created")
     # libpq otherwise waits for the operating system's TCP timeout on an unanswered host.
     libpq = parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() in ("psycopg", "psycopg2")
-    timeout = {"connect_timeout": 10} if libpq and "connect_timeout" not in parsed.query else {}
+    options = {"connect_timeout": 10} if libpq and "connect_timeout" not in parsed.query else {}
+    if parsed.get_backend_name() == "sqlite":
+        options = {"timeout": _SQLITE_BUSY_SECONDS}
     with _database_errors(parsed):
-        engine = sa.create_engine(parsed, connect_args=timeout)
+        engine = sa.create_engine(parsed, connect_args=options)
+    if engine.dialect.name == "sqlite":
+        _sqlite_transactions(engine)
     try:
-        with _begin(engine) as conn:
-            recorded = (
-                conn.scalar(sa.select(sa.func.max(review_schema.c.version)))
-                if sa.inspect(conn).has_table(review_schema.name)
-                else None
-            )
-            if recorded is not None and recorded > SCHEMA_VERSION:  # checked before creating anything
-                raise ReviewDbError(
-                    f"review database {shown} has schema version {recorded}, newer than the "
-                    f"{SCHEMA_VERSION} this buyer-abuse knows: upgrade buyer-abuse"
-                )
-            metadata.create_all(conn)
-            if recorded is None:
-                conn.execute(
-                    _INSERTS[engine.dialect.name](review_schema).on_conflict_do_nothing(), {"version": SCHEMA_VERSION}
-                )
+        retrying(attempts, f"review database {shown}")(_migrate, engine, shown, create)
     except BaseException:
         engine.dispose()
         raise
     return engine
 
 
-def write_queue(engine: sa.Engine, as_of: date, queue: pd.DataFrame) -> int:
+def retrying(attempts: int, what: str) -> tenacity.Retrying:
+    """Call again on ReviewDbUnavailable, up to `attempts` calls, with exponential backoff."""
+
+    def say(state: tenacity.RetryCallState) -> None:
+        log.warning(
+            "%s: %s; try %d of %d in %.1f s",
+            what,
+            state.outcome.exception(),
+            state.attempt_number + 1,
+            attempts,
+            state.next_action.sleep,
+        )
+
+    return tenacity.Retrying(
+        stop=tenacity.stop_after_attempt(max(1, attempts)),
+        wait=tenacity.wait_exponential(multiplier=RETRY_WAIT, max=30),
+        retry=tenacity.retry_if_exception_type(ReviewDbUnavailable),
+        before_sleep=say,
+        reraise=True,
+    )
+
+
+def _sqlite_transactions(engine: sa.Engine) -> None:
+    """Let SQLAlchemy, not the sqlite3 module, begin SQLite transactions: DDL then runs inside
+    them (so a migration is all or nothing), and a writing transaction can begin IMMEDIATE,
+    taking the write lock first so that two writers queue instead of one failing (SQLAlchemy's
+    documented pysqlite recipe)."""
+
+    @sa.event.listens_for(engine, "connect")
+    def _no_driver_transactions(dbapi_connection, record) -> None:
+        dbapi_connection.isolation_level = None
+
+    @sa.event.listens_for(engine, "begin")
+    def _begin_here(conn: sa.Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("immediate") else "BEGIN")
+
+
+def _alembic(conn: sa.Connection) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = conn
+    return config
+
+
+def _scripts() -> ScriptDirectory:
+    return ScriptDirectory.from_config(_alembic(None))
+
+
+def _state(conn: sa.Connection) -> tuple[set[str], str | None, int | None]:
+    """The tables of the database, its Alembic revision and its review_schema version (None when absent)."""
+    tables = set(sa.inspect(conn).get_table_names())
+    revision = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE}).get_current_revision()
+    legacy = conn.scalar(sa.text("SELECT max(version) FROM review_schema")) if "review_schema" in tables else None
+    return tables, revision, legacy
+
+
+def _refusal(conn: sa.Connection, shown: str, create: bool) -> str | None:
+    """Why the database must not be used or changed, or None. Reads only."""
+    tables, revision, legacy = _state(conn)
+    scripts = _scripts()
+    known = {r.revision for r in scripts.walk_revisions()}
+    if revision is not None and revision not in known:
+        return (
+            f"review database {shown} is at schema revision {revision}, which this buyer-abuse does not know "
+            f"(written by a newer one): upgrade buyer-abuse"
+        )
+    if legacy is not None and legacy > SCHEMA_VERSION:
+        return (
+            f"review database {shown} has schema version {legacy}, newer than the "
+            f"{SCHEMA_VERSION} this buyer-abuse knows: upgrade buyer-abuse"
+        )
+    if REVIEW_QUEUE_TABLE in tables:
+        if legacy is None and revision is None:
+            return (
+                f"review database {shown} already holds a {REVIEW_QUEUE_TABLE} table that buyer-abuse did not "
+                "create (no review_schema): refusing to touch it; point --review-db at another database"
+            )
+        columns = {c["name"] for c in sa.inspect(conn).get_columns(REVIEW_QUEUE_TABLE)}
+        missing = [c.name for c in REVIEW_QUEUE if c.name not in columns]
+        if missing:
+            return (
+                f"review database {shown}: its {REVIEW_QUEUE_TABLE} table lacks {', '.join(missing)}, so it is not "
+                "buyer-abuse's: refusing to touch it"
+            )
+    elif legacy is not None or revision is not None:
+        return f"review database {shown} has a review_schema but no {REVIEW_QUEUE_TABLE} table: refusing to guess"
+    elif not create:
+        return f"review database {shown} has no {REVIEW_QUEUE_TABLE} table: run `buyer-abuse run` first"
+    return None
+
+
+def _migrate(engine: sa.Engine, shown: str, create: bool) -> None:
+    """Bring the schema to the head revision, or raise ReviewDbError when it must not be touched."""
+    head = _scripts().get_current_head()
+    with _begin(engine) as conn:  # the usual case, without taking any lock: nothing to do
+        _, revision, legacy = _state(conn)
+        if revision == head and legacy == SCHEMA_VERSION:
+            return
+    with _begin(engine, immediate=True) as conn:
+        if conn.dialect.name == "postgresql":  # held until this transaction ends
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
+        refusal = _refusal(conn, shown, create)  # again, now that no one else can be migrating
+        if refusal:
+            raise ReviewDbError(refusal)
+        _, revision, legacy = _state(conn)
+        if revision == head and legacy == SCHEMA_VERSION:
+            return
+        config = _alembic(conn)
+        if revision is None and legacy is not None:  # made before Alembic: the baseline, by definition
+            log.info("review database %s: schema version %s recorded as revision %s", shown, legacy, BASELINE)
+            command.stamp(config, BASELINE)
+        log.info("review database %s: upgrading the schema from %s to %s", shown, revision or "nothing", head)
+        command.upgrade(config, "head")
+
+
+# -- run locks: one nightly run per scoring date per review database ---------------------------
+
+
+@contextmanager
+def run_lock(engine: sa.Engine, as_of: date, purpose: str, ttl: timedelta = LOCK_TTL) -> Iterator[str]:
+    """Hold the lock of scoring date `as_of` in this review database while the block runs; yields
+    the owner text to hand to `write_queue(lock=...)`, which checks the lock is still held in
+    the same transaction that writes.
+
+    The lock is a row of ``run_locks`` (owner, host, process id, expiry). It is renewed every
+    quarter of `ttl` by a background thread and deleted at the end. Another run's row is taken
+    over only when its expiry has passed or its process is gone from this host; otherwise
+    RunLocked (exit 75: retry later) names its owner.
+    """
+    owner = f"{getpass.getuser()}@{socket.gethostname()} pid {os.getpid()} run {uuid.uuid4().hex[:8]} ({purpose})"
+    acquire_run_lock(engine, as_of, owner, ttl)
+    stop = threading.Event()
+
+    def renew() -> None:
+        while not stop.wait(ttl.total_seconds() / 4):
+            try:
+                if not renew_run_lock(engine, as_of, owner, ttl):
+                    log.warning("run lock of %s was taken over: this run will not write the review table", as_of)
+                    return
+            except Exception as exc:  # a missed renewal is not fatal; write_queue checks the lock anyway
+                log.warning("run lock of %s not renewed: %s", as_of, exc)
+
+    heartbeat = threading.Thread(target=renew, name=f"run-lock-{as_of}", daemon=True)
+    heartbeat.start()
+    try:
+        yield owner
+    finally:
+        stop.set()
+        heartbeat.join()
+        release_run_lock(engine, as_of, owner)
+
+
+def acquire_run_lock(engine: sa.Engine, as_of: date, owner: str, ttl: timedelta = LOCK_TTL) -> None:
+    """Take the lock of `as_of` for `owner`, or raise RunLocked naming the run that holds it."""
+    now = datetime.now(UTC)
+    row = {
+        "as_of": as_of,
+        "owner": owner,
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "acquired_at": now,
+        "expires_at": now + ttl,
+    }
+    locks = run_locks.c
+    with _begin(engine, immediate=True) as conn:
+        held = conn.execute(sa.select(run_locks).where(locks.as_of == as_of)).mappings().first()
+        if held is None:
+            # RETURNING, not rowcount: a driver may report -1 for an INSERT (psycopg does here).
+            insert = _INSERTS[engine.dialect.name](run_locks).on_conflict_do_nothing().returning(locks.as_of)
+            taken = conn.execute(insert, row).first() is not None
+        elif _expired(held, now) or _gone(held):
+            log.warning("run lock of %s held by %s is stale: taken over", as_of, held["owner"])
+            # Only if it is still that row: of two runs taking over at once, one wins.
+            taken = conn.execute(
+                sa.update(run_locks).where(locks.as_of == as_of, locks.owner == held["owner"]).values(row)
+            ).rowcount
+        else:
+            taken = 0
+    if not taken:
+        held = held or {"owner": "another run", "expires_at": now + ttl}
+        raise RunLocked(
+            f"another run for {as_of} is in progress in this review database ({held['owner']}, lock until "
+            f"{_utc(held['expires_at']):%Y-%m-%dT%H:%M:%SZ}); not starting a second: retry later"
+        )
+
+
+def renew_run_lock(engine: sa.Engine, as_of: date, owner: str, ttl: timedelta = LOCK_TTL) -> bool:
+    """Push the expiry of `owner`'s lock on `as_of` forward; False when it no longer holds it."""
+    locks = run_locks.c
+    with _begin(engine, immediate=True) as conn:
+        return bool(
+            conn.execute(
+                sa.update(run_locks)
+                .where(locks.as_of == as_of, locks.owner == owner)
+                .values(expires_at=datetime.now(UTC) + ttl)
+            ).rowcount
+        )
+
+
+def release_run_lock(engine: sa.Engine, as_of: date, owner: str) -> None:
+    with _begin(engine, immediate=True) as conn:
+        conn.execute(sa.delete(run_locks).where(run_locks.c.as_of == as_of, run_locks.c.owner == owner))
+
+
+def _expired(held: dict, now: datetime) -> bool:
+    return _utc(held["expires_at"]) <= now
+
+
+def _gone(held: dict) -> bool:
+    """The lock's process is on this host and no longer runs (a run killed with -9)."""
+    if held["host"] != socket.gethostname():
+        return False
+    try:
+        os.kill(held["pid"], 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False
+
+
+def write_queue(engine: sa.Engine, as_of: date, queue: pd.DataFrame, lock: str | None = None) -> int:
     """Write the review queue of scoring date `as_of`; returns the number of rows written (one per account).
 
     `queue` has columns account_id, score (0..1), rank (>= 1), model_version, reasons
@@ -152,7 +448,8 @@ def write_queue(engine: sa.Engine, as_of: date, queue: pd.DataFrame) -> int:
     model_version, reasons and ring_id but keep their status, reviewed_by, reviewed_at
     and note; that day's rows missing from `queue` are deleted unless an analyst touched
     them. An invalid queue raises ReviewDbError, naming every broken rule, before anything
-    is written.
+    is written. With `lock` (the owner `run_lock` yielded) the write happens only if that run
+    still holds the lock of `as_of`, checked in the same transaction (else RunLocked).
     """
     rows = _queue_rows(as_of, queue)
     insert = _INSERTS[engine.dialect.name](review_queue)
@@ -160,7 +457,16 @@ def write_queue(engine: sa.Engine, as_of: date, queue: pd.DataFrame) -> int:
         index_elements=[review_queue.c.account_id, review_queue.c.as_of],
         set_={name: insert.excluded[name] for name in QUEUE_COLUMNS if name != "account_id"},
     )
-    with _begin(engine) as conn:
+    with _begin(engine, immediate=True) as conn:
+        if lock is not None:
+            locks = run_locks.c
+            still = conn.execute(
+                sa.update(run_locks)
+                .where(locks.as_of == as_of, locks.owner == lock)
+                .values(expires_at=datetime.now(UTC) + LOCK_TTL)
+            ).rowcount
+            if not still:
+                raise RunLocked(f"this run lost the lock of {as_of} to another run: review table not written")
         if rows:
             conn.execute(upsert, rows)
         _delete_stale(conn, as_of, keep={row["account_id"] for row in rows})
@@ -211,7 +517,7 @@ def record_verdict(
         "reviewed_at": reviewed_at or datetime.now(UTC),
     }
     key = (review_queue.c.account_id == account_id) & (review_queue.c.as_of == as_of)
-    with _begin(engine) as conn:
+    with _begin(engine, immediate=True) as conn:
         found = conn.execute(sa.update(review_queue).where(key).values(decided)).rowcount
     if not found:
         raise ReviewDbError(f"no review row for account {account_id!r} on {as_of}: nothing recorded")
@@ -325,10 +631,15 @@ def _examples(ids: pd.Series, mask: pd.Series) -> str:
 
 
 def _not_json_list(text: object) -> bool:
+    """Whether `text` is not a strict JSON list (NaN and Infinity, which strict parsers refuse, are not JSON)."""
     try:
-        return not (isinstance(text, str) and isinstance(json.loads(text), list))
+        return not (isinstance(text, str) and isinstance(json.loads(text, parse_constant=_not_json), list))
     except ValueError:
         return True
+
+
+def _not_json(constant: str) -> None:
+    raise ValueError(f"{constant} is not JSON")
 
 
 def _delete_stale(conn: sa.Connection, as_of: date, keep: set[str]) -> None:
@@ -342,10 +653,14 @@ def _delete_stale(conn: sa.Connection, as_of: date, keep: set[str]) -> None:
 
 
 @contextmanager
-def _begin(engine: sa.Engine) -> Iterator[sa.Connection]:
-    """A transaction on `engine` (committed on success) whose database failures become ReviewDbError."""
-    with _database_errors(engine.url), engine.begin() as conn:
-        yield conn
+def _begin(engine: sa.Engine, immediate: bool = False) -> Iterator[sa.Connection]:
+    """A transaction on `engine` (committed on success) whose database failures become ReviewDbError.
+    `immediate`: on SQLite, take the write lock at BEGIN (a transaction that reads, then writes)."""
+    with _database_errors(engine.url), engine.connect() as conn:
+        if immediate:
+            conn.execution_options(immediate=True)
+        with conn.begin():
+            yield conn
 
 
 @contextmanager
@@ -357,4 +672,17 @@ def _database_errors(url: sa.URL) -> Iterator[None]:
         reason = " ".join(str(getattr(exc, "orig", None) or exc).split())  # the driver's words, without SQL
         if url.password:
             reason = reason.replace(str(url.password), "***")
-        raise ReviewDbError(f"review database {url.render_as_string(hide_password=True)}: {reason}") from exc
+        error = ReviewDbUnavailable if _unavailable(exc) else ReviewDbError
+        raise error(f"review database {url.render_as_string(hide_password=True)}: {reason}") from exc
+
+
+def _unavailable(exc: Exception) -> bool:
+    """Whether a database failure may pass on its own: a server that does not answer, a SQLite
+    file another process holds locked. Not a bad URL, a missing driver or a refused statement."""
+    if isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated:
+        return True
+    if not isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError):
+        return False
+    if "sqlite" in type(exc.orig).__module__:
+        return "locked" in str(exc.orig) or "busy" in str(exc.orig)
+    return True

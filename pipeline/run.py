@@ -4,7 +4,10 @@ write the review queue, and leave a complete run directory ``RUNS/as_of=DATE/``
 
 Safety:
 
-* one run per date at a time: a lock file beside the run directory (a second run is refused);
+* every input and setting is checked before anything is created (``pipeline.preflight``);
+* one run per date at a time: a lock file beside the run directory, and a lock row in the
+  review database (``review_db.run_lock``), so that two runs of a date into one review table
+  with different run directories cannot both proceed; a second run is refused (exit 75);
 * the review database and the champion are checked before any work, so an unreachable
   database or an empty registry fails in one line having written nothing;
 * outputs are written into a hidden partial directory and moved into place only when the
@@ -14,27 +17,25 @@ Safety:
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 from datetime import date, timedelta
 from pathlib import Path
 
-import numpy as np
 import polars as pl
 from filelock import FileLock, Timeout
 
 from features.labels import confirmed_abusers
 from features.time import as_of_end
 from models.dataset import merge_labels
-from models.drift import PSI_WARN, psi
 from models.estimator import check_columns, predict
 from models.explain import reasons
 from models.population import LOOKBACK, is_active
 from models.queue import ranked, review_queue
-from pipeline import registry, review_db, rundirs
+from pipeline import files, preflight, registry, review_db, rundirs
+from pipeline.drift import nightly_drift, top_features
 from pipeline.engine import build_local
-from pipeline.errors import PipelineError
+from pipeline.errors import ConfigError, InputError, PipelineError, RejectLimitExceeded, RunLocked, UsageError
 from pipeline.progress import Stages
 from pipeline.settings import Settings
 from pipeline.snapshot import load_snapshot, summarize, write_rejects
@@ -44,38 +45,53 @@ log = logging.getLogger("buyer_abuse")
 DRIFT_FEATURES = 10  # the champion's most important features compared with the previous run
 
 
-class RunLocked(PipelineError):
-    """Another run for the same date holds the lock."""
+__all__ = ["RunLocked", "backfill", "run"]
 
 
-def run(data: Path, as_of: date, settings: Settings) -> dict:
-    """Do the whole batch for one date; returns the summary written to summary.json."""
+def run(data: Path, as_of: date, settings: Settings, *, now=None) -> dict:
+    """Do the whole batch for one date; returns the summary written to summary.json. `now`
+    (default: the clock) is when the run happens: `as_of` must be over by then."""
+    preflight.check_run(data, as_of, settings, now)
     settings.runs.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(rundirs.lock_file(settings.runs, as_of)))
+    lock_path = rundirs.lock_file(settings.runs, as_of)
+    lock = FileLock(str(lock_path))
     try:
         lock.acquire(timeout=0)
     except Timeout:
         raise RunLocked(
-            f"another run for {as_of} is in progress (lock {lock.lock_file}); not starting a second"
+            f"another run for {as_of} is in progress (lock {lock.lock_file}); not starting a second: retry later"
         ) from None
     try:
+        if files.restore_directory(rundirs.run_dir(settings.runs, as_of), rundirs.old_dir(settings.runs, as_of)):
+            log.warning("restored the run directory of %s that an interrupted run had moved aside", as_of)
         stages = Stages()
         with stages("connect"):
-            engine = review_db.connect(settings.review_db)
+            engine = review_db.connect(settings.review_db, attempts=review_db.CONNECT_ATTEMPTS)
         try:
-            return _batch(data, as_of, settings, engine, stages)
+            purpose = f"run directory {rundirs.run_dir(settings.runs, as_of)}"
+            with review_db.run_lock(engine, as_of, purpose) as owner:
+                return _batch(data, as_of, settings, engine, stages, owner)
         finally:
             engine.dispose()  # also after a failure: PostgreSQL connections are not left open
     finally:
+        # Removed while still held, so that lock files do not pile up; a run that opened the
+        # file just before finds it locked and is refused, and the review database's lock row
+        # stands behind it.
+        lock_path.unlink(missing_ok=True)
         lock.release()
 
 
-def _batch(data: Path, as_of: date, settings: Settings, engine, stages: Stages) -> dict:
+def _batch(data: Path, as_of: date, settings: Settings, engine, stages: Stages, owner: str | None = None) -> dict:
     t = as_of_end(as_of)
     with stages("champion"):
         champion = registry.load(settings.tracking_uri, registry.CHAMPION)
     with stages("validate"):
-        loaded = load_snapshot(data, reject_limit=settings.reject_limit)
+        try:
+            loaded = load_snapshot(data, reject_limit=settings.reject_limit, actions=settings.actions)
+        except RejectLimitExceeded as exc:  # the rejects say why: keep them beside the run directories
+            stopped = rundirs.stopped_rejects(settings.runs, as_of)
+            write_rejects(exc.rejects, stopped)
+            raise RejectLimitExceeded(f"{exc} (rejects in {stopped})", exc.rejects) from None
         snap = loaded.snapshot
     with stages("features"):
         labels = merge_labels(snap.labels, review_db.verdict_labels(engine, until=t))
@@ -83,11 +99,11 @@ def _batch(data: Path, as_of: date, settings: Settings, engine, stages: Stages) 
         try:
             check_columns(features, champion.columns, champion.feature_set_version)
         except ValueError as exc:
-            raise PipelineError(f"{exc} (model {champion.label})") from None
+            raise ConfigError(f"{exc} (model {champion.label})") from None
     with stages("score"):
         active = features.filter(is_active())
         if active.is_empty():
-            raise PipelineError(
+            raise InputError(
                 f"no account had an order or a payment attempt in the {LOOKBACK} before the end of {as_of} "
                 f"({features.height} accounts registered by then): is --as-of right?"
             )
@@ -126,27 +142,44 @@ def _batch(data: Path, as_of: date, settings: Settings, engine, stages: Stages) 
             "already_confirmed_excluded": excluded,
             "score_quantiles": _quantiles(scores["score"]),
             "largest_rings": _largest_rings(features, queued),
-            "drift": _drift(settings.runs, as_of, scores, features, champion),
+            "drift": nightly_drift(
+                settings.runs,
+                as_of,
+                scores,
+                features,
+                top_features(champion.model, champion.names, DRIFT_FEATURES),
+                partial,
+            ),
             "seconds": stages.seconds,
         }
     # Everything that can fail on its own is done: only now does the review table change, and
     # the run directory appears once it has.
     with stages("review table"):
-        review_db.write_queue(engine, as_of, queue.to_pandas())
+        review_db.write_queue(engine, as_of, queue.to_pandas(), lock=owner)
     summary["seconds"] = stages.seconds
-    (partial / rundirs.SUMMARY).write_text(json.dumps(summary, indent=2))
+    files.write_json_atomic(summary, partial / rundirs.SUMMARY)
     _replace(partial, rundirs.run_dir(settings.runs, as_of))
-    return summary
+    rundirs.stopped_rejects(settings.runs, as_of).unlink(missing_ok=True)
+    _log_nightly(settings.tracking_uri, as_of, summary, rundirs.run_dir(settings.runs, as_of))
+    return files.strict(summary)
+
+
+def _log_nightly(uri: str, as_of: date, summary: dict, run_dir: Path) -> None:
+    """The run's drift report, summary and figures in MLflow. Best effort, after the run is
+    complete: a registry hiccup here loses a report, never a night."""
+    drift = summary.get("drift", {}).get("columns", {})
+    metrics = {"scored": summary["scored"], "queued": summary["queued"]}
+    metrics |= {f"drift.{name}": entry["statistic"] for name, entry in drift.items()}
+    try:
+        registry.log_nightly(uri, as_of, metrics, [run_dir / "summary.json", run_dir / "drift.html"])
+    except Exception as exc:
+        log.warning("the run of %s is complete, but its report did not reach MLflow: %s", as_of, exc)
 
 
 def _replace(partial: Path, final: Path) -> None:
-    """Move the finished directory into place; the previous one is removed only afterwards."""
-    old = final.with_name(f".{final.name}.old")
-    shutil.rmtree(old, ignore_errors=True)
-    if final.exists():
-        final.rename(old)
-    partial.rename(final)
-    shutil.rmtree(old, ignore_errors=True)
+    """Move the finished directory into place (``files.replace_directory``: one atomic swap where
+    the filesystem allows, so a kill leaves the old or the new directory, never neither)."""
+    files.replace_directory(partial, final, rundirs.old_dir(final.parent, rundirs.run_date(final)))
 
 
 def _quantiles(score: pl.Series) -> dict[str, float]:
@@ -165,52 +198,47 @@ def _largest_rings(features: pl.DataFrame, queued: pl.DataFrame, top: int = 5) -
     return rings.sort(["size", "ring_id"], descending=[True, False]).head(top).to_dicts()
 
 
-def _drift(
-    runs: Path, as_of: date, scores: pl.DataFrame, features: pl.DataFrame, champion: registry.RegisteredModel
-) -> dict:
-    """PSI of the score and of the champion's top features against the previous complete run.
-    Best effort: a previous run that cannot be compared is reported, never fatal."""
-    previous = rundirs.previous_run(runs, as_of)
-    if previous is None:
-        return {"previous_run": None}
-    gains = champion.model.gain_importance()
-    top = [champion.names[i] for i in np.argsort(gains)[::-1][:DRIFT_FEATURES]]
-    try:
-        before = pl.read_parquet(previous / "scores.parquet")
-        present = [f for f in top if f in pl.read_parquet_schema(previous / "features.parquet")]
-        before_features = pl.read_parquet(previous / "features.parquet", columns=present)
-    except Exception as exc:  # a pruned or unreadable old run must not stop tonight's
-        log.warning("drift: previous run %s unreadable (%s)", previous.name, exc)
-        return {"previous_run": previous.name, "error": str(exc).splitlines()[0]}
-    values = {"score": psi(before["score"].to_numpy(), scores["score"].to_numpy())}
-    values |= {
-        f: psi(before_features[f].to_numpy(), features[f].to_numpy()) for f in top if f in before_features.columns
-    }
-    values = {k: round(v, 4) for k, v in values.items()}
-    warnings = [f"{k}: PSI {v:.2f} > {PSI_WARN}" for k, v in values.items() if v > PSI_WARN]
-    for warning in warnings:
-        log.warning("drift against %s: %s", previous.name, warning)
-    return {
-        "previous_run": previous.name,
-        "psi": values,
-        "threshold": PSI_WARN,
-        "warnings": warnings,
-        "not_compared": [f for f in top if f not in before_features.columns],
-    }
+def backfill(
+    data: Path, start: date, end: date, settings: Settings, force: bool = False, keep_going: bool = False
+) -> list[tuple[date, str]]:
+    """Run every date from `start` to `end` inclusive, skipping complete ones unless `force`.
 
-
-def backfill(data: Path, start: date, end: date, settings: Settings, force: bool = False) -> list[tuple[date, str]]:
-    """Run every date from `start` to `end` inclusive, skipping complete ones unless `force`."""
+    A failing date stops the range, unless `keep_going`: then the failure is logged, the next
+    date runs, and the outcome of the failed date is ``failed: <reason>``; BackfillFailed is
+    raised at the end, listing every failed date."""
     if end < start:
-        raise PipelineError(f"--to {end} is before --from {start}")
-    done = []
+        raise UsageError(f"--to {end} is before --from {start}")
+    preflight.day_is_over(end)
+    done, failed = [], []
     day = start
     while day <= end:
         if rundirs.is_complete(rundirs.run_dir(settings.runs, day)) and not force:
             log.info("%s already complete, skipped", day)
             done.append((day, "skipped"))
         else:
-            run(data, day, settings)
-            done.append((day, "ran"))
+            try:
+                run(data, day, settings)
+                done.append((day, "ran"))
+            except PipelineError as exc:
+                if not keep_going:
+                    raise
+                log.error("%s failed: %s", day, exc)
+                done.append((day, f"failed: {exc}"))
+                failed.append((day, exc))
         day += timedelta(days=1)
+    if failed:
+        raise BackfillFailed(done, failed)
     return done
+
+
+class BackfillFailed(PipelineError):
+    """`backfill --keep-going` ran every date and some failed. Its exit code is the failures':
+    75 (retry later) when every one was temporary, else that of the first other failure."""
+
+    def __init__(self, done: list[tuple[date, str]], failed: list[tuple[date, PipelineError]]) -> None:
+        self.done, self.failed = done, failed
+        days = ", ".join(str(day) for day, _ in failed)
+        super().__init__(f"{len(failed)} of {len(done)} dates failed: {days}")
+        codes = [exc.exit_code for _, exc in failed]
+        lasting = [code for code in codes if code != RunLocked.exit_code]
+        self.exit_code = lasting[0] if lasting else RunLocked.exit_code

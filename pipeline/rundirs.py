@@ -1,9 +1,11 @@
 """Where a run's outputs live: one directory per scoring date, ``RUNS/as_of=DATE/``.
 
 This module is the one place that knows the naming. Beside each run directory a run keeps its
-lock file (``as_of=DATE.lock``) and builds its outputs in a hidden ``.as_of=DATE.partial``
-directory that is moved into place when complete; a run directory with a ``summary.json`` is
-complete.
+lock file (``as_of=DATE.lock``, removed when the run ends) and builds its outputs in a hidden
+``.as_of=DATE.partial`` directory that is moved into place when complete; a run directory with a
+``summary.json`` is complete. A run stopped by the reject limit leaves its rejects in
+``as_of=DATE.rejects.parquet`` beside the run directories (removed by the next complete run of
+that date).
 """
 
 from __future__ import annotations
@@ -29,6 +31,17 @@ def lock_file(runs: Path, as_of: date) -> Path:
 def partial_dir(runs: Path, as_of: date) -> Path:
     """Where the run of `as_of` builds its outputs before they are moved into place."""
     return Path(runs) / f".{PREFIX}{as_of.isoformat()}.partial"
+
+
+def old_dir(runs: Path, as_of: date) -> Path:
+    """Where the previous run directory of `as_of` waits while a new one is moved into place on a
+    filesystem that cannot swap directories atomically (``files.replace_directory``)."""
+    return Path(runs) / f".{PREFIX}{as_of.isoformat()}.old"
+
+
+def stopped_rejects(runs: Path, as_of: date) -> Path:
+    """The rejects of a run of `as_of` that the reject limit stopped."""
+    return Path(runs) / f"{PREFIX}{as_of.isoformat()}.rejects.parquet"
 
 
 def run_date(directory: Path) -> date | None:

@@ -11,6 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from contract.tables import default_actions
+from contract.values import RuleAction
+
 DEFAULT_CAPACITY = 200  # accounts queued per run: what a small review team clears in a day
 DEFAULT_REJECT_LIMIT = 0.01  # largest share of a table that may break the contract
 
@@ -22,6 +25,7 @@ ENVIRONMENT = {
     "runs": "BUYER_ABUSE_RUNS",
     "capacity": "BUYER_ABUSE_CAPACITY",
     "reject_limit": "BUYER_ABUSE_REJECT_LIMIT",
+    "rule_actions": "BUYER_ABUSE_RULE_ACTIONS",
 }
 
 
@@ -34,6 +38,14 @@ class Settings:
     runs: Path  # run directories RUNS/as_of=DATE/ go here
     capacity: int = DEFAULT_CAPACITY  # accounts written to the review queue per run
     reject_limit: float = DEFAULT_REJECT_LIMIT
+    # (rule id, action) for validation rules with a stated repair (contract.tables.REPAIRS);
+    # a rule not named keeps its default action.
+    rule_actions: tuple[tuple[str, RuleAction], ...] = tuple(default_actions().items())
+
+    @property
+    def actions(self) -> dict[str, RuleAction]:
+        """The action of every repairable rule: the defaults, overridden by `rule_actions`."""
+        return default_actions() | dict(self.rule_actions)
 
     @classmethod
     def defaults(cls, workdir: Path) -> Settings:

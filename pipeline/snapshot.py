@@ -13,7 +13,14 @@ How a table is checked, in order:
    answers for its other columns (a duplicated key, say), but not for that one nor for the
    dataframe checks.
 2. the table's pandera model: nulls, uniqueness, value checks and the dataframe checks.
-3. foreign keys, in `contract.FOREIGN_KEYS` order, against the *valid* rows of the parent table.
+3. foreign keys, in `contract.FOREIGN_KEYS` order, against the *valid* rows of the parent table;
+   a row whose parent was itself rejected says so (``refers to a rejected orders row``).
+
+Before step 2, the rules with a stated repair (`contract.tables.REPAIRS`) whose action is
+``repair`` fix the rows that break them; each such row stays, with a line in the rejects file
+whose action is ``repaired``. A table over the reject limit is still checked to the end (with
+the masks of step 2 only), so that the rejects of every table can be written before the load
+stops.
 
 Speed: pandera turns each failing row of a dataframe check into Python objects, which takes
 minutes and tens of GB when millions of rows fail. So step 2 first evaluates the model's own
@@ -37,12 +44,13 @@ import pandera.errors
 import polars as pl
 from pandera.api.checks import Check
 
-from contract.tables import FOREIGN_KEYS, TABLES, polars_schema
+from contract.tables import FOREIGN_KEYS, REPAIRS, TABLES, RuleAction, default_actions, polars_schema
 from pipeline.errors import ConfigError, InputError, RejectLimitExceeded
 from pipeline.files import write_parquet_atomic
 from pipeline.progress import Stages
 
-REJECTS_SCHEMA = {"table": pl.String, "key": pl.String, "rule": pl.String, "row": pl.String}
+REJECTS_SCHEMA = {"table": pl.String, "key": pl.String, "rule": pl.String, "row": pl.String, "action": pl.String}
+REJECTED, REPAIRED = "rejected", "repaired"  # the `action` of a reject line
 # Spark and Hadoop leave markers (_SUCCESS, _committed_*) and checksums (.part-0.crc) beside the data.
 HIDDEN = (".", "_")
 BOOL_WORDS = {"true": True, "false": False, "1": True, "0": False}
@@ -69,12 +77,18 @@ class Snapshot:
 @dataclass(frozen=True)
 class LoadResult:
     snapshot: Snapshot
-    rejects: pl.DataFrame  # table, key, rule, row (the raw row as JSON); one line per (row, rule)
+    rejects: pl.DataFrame  # table, key, rule, row (the raw row as JSON), action; one line per (row, rule)
     counts: dict[str, dict[str, int]]  # {table: {"rows": read, "rejected": rows with any reject}}
+    repaired: dict[str, int] | None = None  # {table: rows kept after a repair}
 
 
 def load_snapshot(
-    data_dir: Path, *, reject_limit: float = 0.01, stages: Stages | None = None, spill: Path | None = None
+    data_dir: Path,
+    *,
+    reject_limit: float = 0.01,
+    stages: Stages | None = None,
+    spill: Path | None = None,
+    actions: dict[str, RuleAction] | None = None,
 ) -> LoadResult:
     """The snapshot in `data_dir`: the valid rows of every table present, typed; a reject line per
     (row, rule) broken; rows read and rejected per table. `stages` times reading and validating
@@ -84,10 +98,15 @@ def load_snapshot(
     validated and the snapshot holds lazy scans of those files: memory then holds one table at
     a time (plus the keys foreign keys need) instead of the whole snapshot.
 
-    Raises InputError for a missing required table or column or an unreadable file, and
-    RejectLimitExceeded when more than `reject_limit` (a share) of any table is rejected."""
+    `actions` chooses, per repairable rule id (`contract.tables.REPAIRS`), whether its rows are
+    repaired or rejected; rules not named keep their default.
+
+    Raises InputError for a missing required table or column, an unreadable file, or an empty
+    table whose child table has rows, and RejectLimitExceeded, carrying every reject line found
+    (`rejects`), when more than `reject_limit` (a share) of any table is rejected."""
     if not 0 <= reject_limit <= 1:
         raise ConfigError(f"the reject limit is a share between 0 and 1, got {reject_limit}")
+    actions = default_actions() | dict(actions or {})
     stages = stages or Stages()
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
@@ -98,12 +117,22 @@ def load_snapshot(
 
     frames: dict[str, pl.DataFrame | pl.LazyFrame] = {}
     parents: dict[str, pl.DataFrame] = {}
+    rejected_keys: dict[str, pl.Series] = {}
     rejects: list[pl.DataFrame] = []
     counts: dict[str, dict[str, int]] = {}
+    repaired: dict[str, int] = {}
+    over: list[str] = []
     for name, (path, lazy) in sources.items():
-        valid, lines, rows = _load_table(name, path, lazy, parents, reject_limit, stages)
+        valid, lines, rows, too_many = _load_table(
+            name, path, lazy, parents, rejected_keys, reject_limit, stages, actions, counts
+        )
         rejects.append(lines)
-        counts[name] = {"rows": rows, "rejected": lines["row_nr"].n_unique()}
+        dropped = lines.filter(pl.col("action") == REJECTED)
+        counts[name] = {"rows": rows, "rejected": dropped["row_nr"].n_unique()}
+        repaired[name] = lines.filter(pl.col("action") == REPAIRED)["row_nr"].n_unique()
+        rejected_keys[name] = dropped["key"].unique()
+        if too_many:
+            over.append(too_many)
         if spill is None:
             frames[name] = parents[name] = valid
             continue
@@ -114,8 +143,28 @@ def load_snapshot(
         parents[name] = valid.select(keys)
         del valid
         frames[name] = pl.scan_parquet(Path(spill) / f"{name}.parquet")
+    all_rejects = pl.concat(rejects).select(*REJECTS_SCHEMA)
+    if over:
+        raise RejectLimitExceeded(
+            "; ".join(over) + f" (raise --reject-limit, now {reject_limit:g}, to accept them, or fix the export)",
+            all_rejects,
+        )
     snapshot = Snapshot(**{name: frames.get(name) for name in TABLES})
-    return LoadResult(snapshot, pl.concat(rejects).select(*REJECTS_SCHEMA), counts)
+    return LoadResult(snapshot, all_rejects, counts, repaired)
+
+
+def check_snapshot(data_dir: Path) -> list[Path]:
+    """The input files of the snapshot in `data_dir`, having checked that it exists and holds every
+    required table with every contract column (schemas only: no row is read). Raises InputError."""
+    data_dir = Path(data_dir)
+    if not data_dir.is_dir():
+        raise InputError(f"snapshot directory {data_dir} does not exist")
+    files = []
+    for name in TABLES:
+        found = _open(data_dir, name)
+        if found is not None:
+            files += [found[0]] if found[0].is_file() else _data_files(found[0])
+    return files
 
 
 def write_rejects(rejects: pl.DataFrame, path: Path) -> None:
@@ -126,9 +175,12 @@ def write_rejects(rejects: pl.DataFrame, path: Path) -> None:
 def summarize(result: LoadResult) -> dict:
     """The run-summary entry of a load: rows and rejected rows per table, reject lines per rule."""
     by_rule = result.rejects["rule"].value_counts(sort=True)
+    repaired = result.repaired or {}
     return {
         "tables": result.counts,
         "rejected_rows": sum(c["rejected"] for c in result.counts.values()),
+        "repaired": repaired,
+        "repaired_rows": sum(repaired.values()),
         "rejects": result.rejects.height,
         "rules": dict(zip(by_rule["rule"].to_list(), by_rule["count"].to_list(), strict=True)),
     }
@@ -386,30 +438,79 @@ def rule_name(table: str, column: str | None, check: Check | str) -> str:
 
 
 def _load_table(
-    name: str, path: Path, lazy: pl.LazyFrame, parents: dict[str, pl.DataFrame], reject_limit: float, stages: Stages
-) -> tuple[pl.DataFrame, pl.DataFrame, int]:
-    """Table `name`: its valid rows, typed; its reject lines (plus `row_nr`); how many rows were read."""
+    name: str,
+    path: Path,
+    lazy: pl.LazyFrame,
+    parents: dict[str, pl.DataFrame],
+    rejected_keys: dict[str, pl.Series],
+    reject_limit: float,
+    stages: Stages,
+    actions: dict[str, RuleAction],
+    counts: dict[str, dict[str, int]],
+) -> tuple[pl.DataFrame, pl.DataFrame, int, str | None]:
+    """Table `name`: its valid rows, typed (repairs applied); its reject lines (plus `row_nr`); how
+    many rows were read; and, when its rejects are over the limit, the sentence that says so."""
     with stages(f"reading {name}"):
         raw = _collect(name, path, lazy)
+    for child, _, parent, _ in FOREIGN_KEYS:
+        if child == name and raw.height and counts.get(parent, {}).get("rows", 1) == 0:
+            raise InputError(
+                f"{parent}: the table is empty while {name} has {raw.height} rows that refer to it "
+                f"(an incomplete export?)"
+            )
     with stages(f"validating {name}"):
-        typed, found = _violations_of(name, raw, parents, reject_limit)
-        lines, rows = _reject_lines(name, found, typed, raw), raw.height
+        typed, cast_failures = _cast(name, raw)
+        typed, repaired = _repair(name, typed, actions)
+        typed, found, too_many = _violations_of(name, raw, typed, cast_failures, parents, rejected_keys, reject_limit)
+        lines = pl.concat(
+            [
+                _reject_lines(name, found, typed, raw).with_columns(action=pl.lit(REJECTED)),
+                _reject_lines(name, repaired, typed, raw).with_columns(action=pl.lit(REPAIRED)),
+            ]
+        ).sort("row_nr", "action", "rule", maintain_order=True)
+        rows = raw.height
         del raw
         if found.is_empty():
-            return typed, lines, rows
+            return typed, lines, rows, too_many
         keep = ~_flag(found, rows)
         # Copy the valid rows column by column, freeing each original (the raw rows went above)
         # as soon as its copy exists: the peak is one table plus a column, not two tables.
         valid = pl.DataFrame([typed.drop_in_place(column).filter(keep) for column in typed.columns])
-    return valid, lines, rows
+    return valid, lines, rows, too_many
+
+
+def _repair(name: str, typed: pl.DataFrame, actions: dict[str, RuleAction]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """`typed` with the rows that break a rule whose action is repair fixed by that rule's stated
+    repair; and (row_nr, rule) for each row so repaired."""
+    checks = {check.name: check for check in TABLES[name].model.to_schema().checks}
+    found = []
+    for rule_id, repair in REPAIRS.items():
+        if repair.table != name or actions.get(rule_id) != RuleAction.REPAIR:
+            continue
+        check = checks[repair.check]
+        broken = ~check(typed.lazy()).check_output.collect().to_series()
+        if not broken.any():
+            continue
+        typed = typed.with_columns(
+            pl.when(pl.lit(broken)).then(fixed).otherwise(pl.col(column)).alias(column)
+            for column, fixed in repair.fix().items()
+        )
+        found.append(pl.DataFrame({"row_nr": broken.arg_true(), "rule": rule_name(name, None, check)}))
+    return typed, pl.concat([pl.DataFrame(schema={"row_nr": pl.UInt32, "rule": pl.String}), *found])
 
 
 def _violations_of(
-    name: str, raw: pl.DataFrame, parents: dict[str, pl.DataFrame], reject_limit: float
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Table `name` typed, and its violations (row_nr, rule) of steps 1-3, sorted by row.
-    Raises RejectLimitExceeded as soon as the share of rows with a violation is over the limit."""
-    typed, cast_failures = _cast(name, raw)
+    name: str,
+    raw: pl.DataFrame,
+    typed: pl.DataFrame,
+    cast_failures: pl.DataFrame,
+    parents: dict[str, pl.DataFrame],
+    rejected_keys: dict[str, pl.Series],
+    reject_limit: float,
+) -> tuple[pl.DataFrame, pl.DataFrame, str | None]:
+    """Table `name` typed (`typed`: `raw` cast and repaired), its violations (row_nr, rule) of
+    steps 1-3, sorted by row, and the sentence saying the rejects are over the limit, if they
+    are: then the violations are those of the masks alone (pandera's report is skipped)."""
     # A null left by a failed cast is not news: drop what rules on that column, or on the whole
     # row, make of it (the row is rejected for its type anyway).
     not_news = pl.concat([cast_failures, cast_failures.with_columns(column=pl.lit(WHOLE_ROW))]).select(
@@ -420,16 +521,20 @@ def _violations_of(
         return violations.join(not_news, on=["row_nr", "column"], how="anti")
 
     broken = judged(_violations(_rule_masks(name, typed)))
-    foreign = _violations(
-        {
-            (f"{name}.{column} not in {parent}", column): ~typed[column]
-            .is_in(parents[parent][pcolumn].implode())
-            .fill_null(True)
-            for child, column, parent, pcolumn in FOREIGN_KEYS
-            if child == name and parent in parents
-        }
-    )
-    _check_limit(name, pl.concat([cast_failures, broken, foreign]), typed, raw, reject_limit)  # before pandera's flood
+    foreign_masks = {}
+    for child, column, parent, pcolumn in FOREIGN_KEYS:
+        if child != name or parent not in parents:
+            continue
+        absent = ~typed[column].is_in(parents[parent][pcolumn].implode()).fill_null(True)
+        # A row whose parent was rejected names that cause, not a missing parent.
+        of_rejected = absent & typed[column].is_in(rejected_keys[parent].implode()).fill_null(False)
+        foreign_masks[f"{name}.{column} not in {parent}", column] = absent & ~of_rejected
+        foreign_masks[f"{name}.{column} refers to a rejected {parent} row", column] = of_rejected
+    foreign = _violations(foreign_masks)
+    masked = pl.concat([cast_failures, broken, foreign])
+    too_many = _over_limit(name, masked, typed, raw, reject_limit)  # before pandera's flood
+    if too_many:
+        return typed, masked.select("row_nr", "rule").unique().sort("row_nr", "rule"), too_many
 
     # pandera reports on the rows the masks flagged only (all of them: its word is the one that counts).
     flagged_nr = broken["row_nr"].unique().sort()
@@ -444,8 +549,7 @@ def _violations_of(
         ]
     )
     found = found.select("row_nr", "rule").unique().sort("row_nr", "rule")
-    _check_limit(name, found, typed, raw, reject_limit)
-    return typed, found
+    return typed, found, _over_limit(name, found, typed, raw, reject_limit)
 
 
 def _violations(masks: dict[tuple[str, str], pl.Series]) -> pl.DataFrame:
@@ -492,16 +596,18 @@ def _reject_lines(name: str, found: pl.DataFrame, typed: pl.DataFrame, raw: pl.D
     )
 
 
-def _check_limit(name: str, found: pl.DataFrame, typed: pl.DataFrame, raw: pl.DataFrame, reject_limit: float) -> None:
-    """Raise RejectLimitExceeded when the rows with a violation are more than `reject_limit` of the table."""
+def _over_limit(
+    name: str, found: pl.DataFrame, typed: pl.DataFrame, raw: pl.DataFrame, reject_limit: float
+) -> str | None:
+    """The sentence saying the rows with a violation are more than `reject_limit` of the table, if they are."""
     rejected = found["row_nr"].n_unique()
     if raw.height == 0 or rejected / raw.height <= reject_limit:
-        return
+        return None
     by_rule = found.group_by("rule").len().sort(["len", "rule"], descending=[True, False])
     rule, n = by_rule.row(0)
     examples = found.filter(pl.col("rule") == rule)["row_nr"].sort().head(3)
     keys = ", ".join(_keys(name, typed, raw, examples).to_list())
-    raise RejectLimitExceeded(
+    return (
         f"{name}: {rejected} of {raw.height} rows rejected ({rejected / raw.height:.2%}), over the limit of "
         f"{reject_limit:.2%}; most common rule: {rule} ({n} row{'s' * (n != 1)}), e.g. keys {keys}"
     )

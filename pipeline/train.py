@@ -33,6 +33,7 @@ from models.promotion import ChampionState, Comparison, promote
 from models.search import SearchConfig, search
 from pipeline import registry
 from pipeline.engine import build_local
+from pipeline.errors import InputError
 from pipeline.progress import Stages, track
 from pipeline.settings import Settings
 from pipeline.snapshot import Snapshot, load_snapshot, summarize, write_rejects
@@ -105,7 +106,7 @@ def train(
     stages = Stages()
     t = as_of_end(as_of)
     with stages("validate snapshot"):
-        loaded = load_snapshot(data, reject_limit=settings.reject_limit)
+        loaded = load_snapshot(data, reject_limit=settings.reject_limit, actions=settings.actions)
     snapshot, inputs = loaded.snapshot, summarize(loaded)
     labels = merge_labels(snapshot.labels, verdicts)
     times = cutoffs(t, training)
@@ -148,7 +149,7 @@ def train(
 
 def _check_trainable(examples: pl.DataFrame, as_of: date) -> None:
     if examples.is_empty() or not 0 < int(examples["y"].sum()) < examples.height:
-        raise registry.RegistryError(f"cannot train as of {as_of}: training needs both abuse and legit examples")
+        raise InputError(f"cannot train as of {as_of}: training needs both abuse and legit examples")
 
 
 def _backtest_figures(tests: list[Backtest], params: dict, names: list[str], capacity: int) -> list[dict]:
@@ -193,7 +194,7 @@ def _ties(test: Backtest) -> pl.Expr:
 
 
 def _register(data, as_of, t, settings, loaded, inputs, training, searching, final, tests, model, metrics, history):
-    registry.configure(settings.tracking_uri)
+    registry.discard_incomplete(settings.tracking_uri)  # what a killed training left half-registered
     names = feature_names()
     with mlflow.start_run(run_name=f"train as of {as_of}") as run:
         mlflow.log_params(
@@ -228,7 +229,7 @@ def _register(data, as_of, t, settings, loaded, inputs, training, searching, fin
         )
         registry.log_figure(score_figure(train_scores, groups, "Training scores"), "plots/score_distribution.png")
         cut = min((b.window.cut for b in tests), default=t)
-        version = registry.log_model(
+        logged = registry.log_model(
             model,
             feature_frame(final.head(50), names),
             {"feature_set_version": FEATURE_SET_VERSION, "as_of": as_of.isoformat(), "labels_before": t.isoformat()},
@@ -236,7 +237,7 @@ def _register(data, as_of, t, settings, loaded, inputs, training, searching, fin
         champion = compare_champion(settings.tracking_uri, tests, settings.capacity, names)
         candidate = metrics.get(f"backtest_{HEADLINE}", math.nan)
         alias = registry.CHAMPION if promote(candidate, champion) else registry.CHALLENGER
-        registry.set_alias(version, alias)
+        version = registry.register(logged, alias)  # the last step: a version exists only with its tags and alias
         mlflow.set_tags({"alias": alias, "registered_version": version, "champion_comparison": champion.state.value})
         if champion.state is ChampionState.COMPARED and np.isfinite(champion.precision):
             mlflow.log_metric(f"champion_backtest_{HEADLINE}", champion.precision)

@@ -314,6 +314,6 @@ def write_market(cfg: MarketConfig, out: Path, track: Track = untracked) -> dict
             writer.close()
     for name in writers:
         (out / f".{name}.parquet.partial").replace(out / f"{name}.parquet")
-    (out / "market.json").write_text(json.dumps({**market_parameters(cfg), "rows": counts}, indent=2))
+    (out / "market.json").write_text(json.dumps({**market_parameters(cfg), "rows": counts}, indent=2, allow_nan=False))
     log.info("wrote %s", ", ".join(f"{k}: {v:,}" for k, v in counts.items()))
     return counts

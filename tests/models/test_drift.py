@@ -1,13 +1,14 @@
-"""models.drift.psi: the population stability index between two runs' values."""
+"""models.drift: the population stability index, and each column compared by its kind (column_drift)."""
 
 from __future__ import annotations
 
 import math
 
 import numpy as np
+import polars as pl
 import pytest
 
-from models.drift import PSI_WARN, psi
+from models.drift import CATEGORICAL, CONTINUOUS, PSI_WARN, column_drift, psi
 
 RNG = np.random.default_rng(7)
 BEFORE = RNG.normal(0.0, 1.0, 5000)
@@ -41,3 +42,45 @@ def test_bins_are_the_previous_deciles_and_empty_bins_are_floored():
 
     want = 9 * (1e-4 - 0.1) * math.log(1e-4 / 0.1) + (1.0 - 0.1) * math.log(1.0 / 0.1)
     assert psi(expected, actual) == pytest.approx(want)
+
+
+# -- column_drift: each column by its kind ----------------------------------------------------------
+
+
+def test_a_low_cardinality_count_from_the_same_process_is_not_drift():
+    # A count feature (mostly 0): decile bins collapse on its ties; its frequencies do not.
+    rng = np.random.default_rng(3)
+    before = pl.Series(rng.poisson(0.2, 20_000).astype(float))
+    after = pl.Series(rng.poisson(0.2, 20_000).astype(float))
+
+    found = column_drift("orders_1d", before, after)
+
+    assert found.kind == CATEGORICAL and not found.drifted
+    assert column_drift("orders_1d", before, before).statistic == 0
+
+
+def test_a_continuous_column_with_ties_and_nulls_is_compared_without_bins():
+    rng = np.random.default_rng(4)
+    values = np.round(rng.lognormal(3, 1, 10_000), 0)  # heavy ties
+    values[:2000] = np.nan
+    before, after = pl.Series(values), pl.Series(rng.permutation(values))
+
+    same = column_drift("amount", before, after)
+    shifted = column_drift("amount", before, pl.Series(values * 1.5))
+
+    assert same.kind == CONTINUOUS and same.statistic == pytest.approx(0, abs=1e-9) and not same.drifted
+    assert shifted.drifted
+
+
+def test_a_change_in_the_share_of_nulls_is_drift_and_an_all_null_column_is_finite():
+    present = pl.Series(np.arange(1000, dtype=float))
+    empty = pl.Series([None] * 1000, dtype=pl.Float64)
+
+    assert column_drift("x", present, empty).drifted
+    all_null = column_drift("x", empty, empty)
+    assert math.isfinite(all_null.statistic) and not all_null.drifted
+
+
+def test_text_and_bool_columns_are_compared_by_frequency():
+    assert column_drift("c", pl.Series(["a", "b"] * 50), pl.Series(["a"] * 100)).drifted
+    assert not column_drift("b", pl.Series([True, False] * 50), pl.Series([False, True] * 50)).drifted

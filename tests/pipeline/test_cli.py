@@ -3,6 +3,7 @@ and a smoke run of simulate, train, run, queue, verdict and features on a small 
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import logging
 import shutil
@@ -16,6 +17,7 @@ import pytest
 from e2e import AS_OF, MARKET, invoke, one_line
 
 from features.catalogue import feature_names
+from pipeline.errors import EX_CONFIG, EX_DATAERR, EX_USAGE
 from pipeline.review_db import connect, read_queue
 from pipeline.settings import Settings
 
@@ -97,7 +99,7 @@ def test_a_bad_date_is_a_usage_error_in_one_line(args, tmp_path, monkeypatch):
 
     code, _, err = invoke(*args)
 
-    assert code == 2
+    assert code == EX_USAGE
     line = one_line(err)
     assert f"'{BAD_DATE}' is not a date YYYY-MM-DD" in line and line.endswith("(see --help)")
     assert list(tmp_path.iterdir()) == []
@@ -119,7 +121,7 @@ def test_a_missing_required_option_is_a_usage_error_in_one_line(args, missing, t
 
     code, _, err = invoke(*args)
 
-    assert code == 2
+    assert code == EX_USAGE
     assert one_line(err) == f"Missing option '{missing}'. (see --help)"
 
 
@@ -139,7 +141,7 @@ def test_a_bad_simulate_option_is_a_usage_error_in_one_line(args, message, tmp_p
 
     code, _, err = invoke("simulate", "--out", "market", *args)
 
-    assert code == 2
+    assert code == EX_USAGE
     assert message in one_line(err)
     assert list(tmp_path.iterdir()) == []
 
@@ -180,17 +182,55 @@ def test_an_unknown_verdict_status_is_a_usage_error(tmp_path, monkeypatch):
 
     code, _, err = invoke("verdict", "--account", "u1", "--as-of", "2026-03-11", "--status", "guilty", "--by", "ana")
 
-    assert code == 2
+    assert code == EX_USAGE
     assert "'guilty' is not one of 'open', 'confirmed_abuse', 'cleared', 'escalated'" in one_line(err)
 
 
 def test_queue_on_an_empty_review_database_says_so_in_one_line(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    connect(Settings.defaults(tmp_path).review_db).dispose()  # the tables, no row
 
     code, _, err = invoke("queue")
 
-    assert code == 1
+    assert code == EX_DATAERR
     assert one_line(err) == "the review queue is empty: run `buyer-abuse run` first"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["queue", "--review-db", "sqlite:///mistyped.db"],
+        [
+            "verdict",
+            "--review-db",
+            "sqlite:///mistyped.db",
+            "--account",
+            "u1",
+            "--as-of",
+            "2026-03-11",
+            "--status",
+            "cleared",
+            "--by",
+            "ana",
+        ],
+    ],
+    ids=["queue", "verdict"],
+)
+def test_a_command_that_reads_the_review_table_never_creates_a_database(args, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+
+    code, _, err = invoke(*args)
+
+    assert code == EX_CONFIG
+    assert one_line(err) == ("no review database at mistyped.db (from sqlite:///mistyped.db): nothing created")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_version():
+    code, out, err = invoke("--version")
+
+    assert (code, err) == (0, "")
+    assert out.strip() == f"buyer-abuse {importlib.metadata.version('buyer-abuse')}"
 
 
 # -- the commands on a small market -------------------------------------------------------------
@@ -286,7 +326,7 @@ def test_verdict_records_an_analysts_decision(in_home, tmp_path):
     code, _, err = invoke(
         "verdict", "--review-db", url, "--account", "nobody", "--as-of", AS_OF, "--status", "cleared", "--by", "ana"
     )
-    assert code == 1
+    assert code == EX_CONFIG
     assert one_line(err) == f"no review row for account 'nobody' on {AS_OF}: nothing recorded"
 
 

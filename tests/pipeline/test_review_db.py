@@ -199,6 +199,7 @@ def test_record_verdict_refuses_unknown_status_and_missing_row(engine, account_i
         (lambda q: q.assign(score=[0.9, float("nan"), -0.1]), r"score not within 0..1 \(2 of 3 rows, e.g. b, c\)"),
         (lambda q: q.assign(rank=[0, 2, 3]), r"rank not an integer >= 1"),
         (lambda q: q.assign(reasons=["[]", "not json", None]), r"reasons not a JSON list \(2 of 3 rows, e.g. b, c\)"),
+        (lambda q: q.assign(reasons=["[]", "[NaN]", "[1]"]), r"reasons not a JSON list \(1 of 3 rows, e.g. b\)"),
         (lambda q: q.assign(account_id=["a", None, "c"]), r"account_id missing \(1 of 3 rows, e.g. row 1\)"),
         (lambda q: q.drop(columns="ring_id"), r"missing column\(s\) ring_id"),
     ],
@@ -242,7 +243,8 @@ def test_connect_records_the_schema_version_and_refuses_a_newer_one(review_url):
         conn.execute(sa.update(review_db.review_schema).values(version=review_db.SCHEMA_VERSION + 1))
     engine.dispose()
 
-    with pytest.raises(ReviewDbError, match="schema version 2, newer than the 1 this buyer-abuse knows"):
+    newer, known = review_db.SCHEMA_VERSION + 1, review_db.SCHEMA_VERSION
+    with pytest.raises(ReviewDbError, match=f"schema version {newer}, newer than the {known} this buyer-abuse knows"):
         connect(review_url)
 
 
@@ -262,7 +264,7 @@ def test_connect_to_a_closed_postgres_port_fails_fast_in_one_line():
     started = time.monotonic()
 
     with pytest.raises(ReviewDbError) as refused:
-        connect(f"postgresql+psycopg://ana:s3cret-pw@127.0.0.1:{port}/review")
+        connect(f"postgresql+psycopg://ana:s3cret-pw@127.0.0.1:{port}/review", attempts=1)
 
     message = str(refused.value)
     assert time.monotonic() - started < 5
@@ -276,7 +278,11 @@ def test_connect_to_a_closed_postgres_port_fails_fast_in_one_line():
         ("review.db", "URL is malformed"),
         ("oracle+nosuchdriver://u:pw@host/db", "unsupported backend"),
         ("postgresql+nosuchdriver://u:pw@host/db", "review database postgresql\\+nosuchdriver://u:\\*\\*\\*@host/db"),
-        ("sqlite:////nonexistent-dir/sub/review.db", "unable to open database file"),
+        ("sqlite:////nonexistent-dir/sub/review.db", "directory /nonexistent-dir/sub does not exist"),
+        ("", "the review database URL is empty"),
+        ("  ", "the review database URL is empty"),
+        ("sqlite://", "is in memory"),
+        ("sqlite:///:memory:", "is in memory"),
     ],
 )
 def test_connect_refuses_an_unusable_url_in_one_line(url, message):

@@ -20,12 +20,14 @@ from filelock import FileLock
 from mlflow.tracking import MlflowClient
 from pandas.testing import assert_frame_equal
 
+import pipeline.registry
 import pipeline.run
 import pipeline.train
 from features.labels import labels_in_force
 from features.time import as_of_end
-from models.drift import PSI_WARN
+from models.drift import DRIFT_THRESHOLD
 from pipeline import review_db
+from pipeline.errors import EX_CONFIG, EX_TEMPFAIL, EX_USAGE
 from pipeline.review_db import connect, read_queue, record_verdict
 from pipeline.run import DRIFT_FEATURES, RunLocked, backfill, run
 from pipeline.rundirs import is_complete
@@ -97,6 +99,8 @@ def test_run_scores_every_active_account_and_queues_the_top_with_reasons(market,
 
     run_dir = workdir / "runs" / f"as_of={AS_OF}"
     assert sorted(p.name for p in run_dir.iterdir()) == [
+        "drift.html",
+        "drift.parquet",
         "features.parquet",
         "queue.parquet",
         "rejects.parquet",
@@ -142,7 +146,7 @@ def test_a_feature_table_unlike_the_models_signature_is_refused(market, workdir,
 
     code, _, err = invoke("run", "--data", market, "--as-of", AS_OF, "--out", workdir / "runs")
 
-    assert code == 1
+    assert code == EX_CONFIG
     assert one_line(err) == f"feature table does not match the model's signature: {reason} (model buyer-abuse/1)"
     assert [p.name for p in (workdir / "runs").iterdir() if not p.name.endswith(".lock")] == []
     assert read_queue(connect(settings_in(workdir).review_db)).empty
@@ -318,7 +322,7 @@ def test_a_second_run_for_the_same_date_is_refused(market, workdir, settings):
         with pytest.raises(RunLocked, match=f"^another run for {AS_OF} is in progress"):
             batch(settings, market, AS_OF, None, out, DEFAULT_CAPACITY)
         code, _, err = invoke("run", "--data", market, "--as-of", AS_OF, "--out", out)
-        assert code == 1
+        assert code == EX_TEMPFAIL
         assert one_line(err).startswith(f"another run for {AS_OF} is in progress")
         assert held.is_locked
         assert not (out / f"as_of={AS_OF}").exists()
@@ -362,7 +366,7 @@ def test_backfill_runs_each_date_once_and_force_runs_again(market, workdir, revi
 def test_backfill_refuses_a_range_that_ends_before_it_starts(market, workdir):
     code, _, err = invoke("backfill", "--data", market, "--from", AS_OF, "--to", AS_OF - DAY)
 
-    assert code == 1
+    assert code == EX_USAGE
     assert one_line(err) == f"--to {AS_OF - DAY} is before --from {AS_OF}"
 
 
@@ -374,7 +378,7 @@ def test_an_unreachable_review_database_fails_in_one_line_and_writes_nothing(mar
 
     code, _, err = invoke("run", "--data", market, "--as-of", AS_OF, "--out", workdir / "runs", "--review-db", url)
 
-    assert code == 1
+    assert code == EX_TEMPFAIL
     assert one_line(err).startswith(f"review database {url}: ")
     assert [p.name for p in (workdir / "runs").iterdir() if not p.name.endswith(".lock")] == []
 
@@ -382,11 +386,18 @@ def test_an_unreachable_review_database_fails_in_one_line_and_writes_nothing(mar
 def test_without_a_champion_the_run_fails_in_one_line_and_writes_nothing(market, tmp_path, monkeypatch):
     uri = use_store(monkeypatch, tmp_path)
 
+    code, _, err = invoke("run", "--data", market, "--as-of", AS_OF)  # no registry at all: none is created
+
+    assert code == EX_CONFIG
+    assert one_line(err) == f"no model registry at {tmp_path / 'mlflow.db'} (from {uri}): run `buyer-abuse train` first"
+    assert list(tmp_path.iterdir()) == []
+
+    pipeline.registry.configure(uri)  # a registry with no champion
     code, _, err = invoke("run", "--data", market, "--as-of", AS_OF)
 
-    assert code == 1
+    assert code == EX_CONFIG
     assert one_line(err) == f"no model has the alias 'champion' in the registry at {uri}: run `buyer-abuse train` first"
-    assert [p.name for p in (tmp_path / "runs").iterdir() if not p.name.endswith(".lock")] == []
+    assert [p.name for p in (tmp_path / "runs").iterdir()] == []
 
 
 def test_the_summary_has_counts_stages_model_quantiles_queue_rings_and_drift(market, workdir, settings):
@@ -395,7 +406,7 @@ def test_the_summary_has_counts_stages_model_quantiles_queue_rings_and_drift(mar
     summary = batch(settings, market, AS_OF, None, out, capacity=50)
 
     assert summary_of(out, AS_OF) == summary
-    assert first["drift"] == {"previous_run": None}
+    assert first["drift"] == {"previous_run": None, "report": "drift.html"}
     scores, features = scores_of(out, AS_OF), pl.read_parquet(out / f"as_of={AS_OF}" / "features.parquet")
     queue = read_queue(connect(settings_in(workdir).review_db), AS_OF)
     rows = json.loads((market / "market.json").read_text())["rows"]
@@ -432,7 +443,23 @@ def test_the_summary_has_counts_stages_model_quantiles_queue_rings_and_drift(mar
 
     drift = summary["drift"]
     assert drift["previous_run"] == f"as_of={AS_OF - DAY}"
-    assert drift["threshold"] == PSI_WARN
-    assert len(drift["psi"]) == 1 + DRIFT_FEATURES and "score" in drift["psi"]
-    assert all(np.isfinite(v) and v >= 0 for v in drift["psi"].values())
-    assert drift["warnings"] == [f"{k}: PSI {v:.2f} > {PSI_WARN}" for k, v in drift["psi"].items() if v > PSI_WARN]
+    assert drift["threshold"] == DRIFT_THRESHOLD
+    assert len(drift["columns"]) == 1 + DRIFT_FEATURES and "score" in drift["columns"]
+    assert all(np.isfinite(c["statistic"]) and c["statistic"] >= 0 for c in drift["columns"].values())
+    assert {c["kind"] for c in drift["columns"].values()} <= {"categorical", "continuous"}
+    assert len(drift["warnings"]) == sum(c["drifted"] for c in drift["columns"].values())
+    # Kept per run (the history is those files) and shown in an HTML report, in the run directory and MLflow.
+    run_dir = out / f"as_of={AS_OF}"
+    table = pl.read_parquet(run_dir / "drift.parquet")
+    assert sorted(table["column"]) == sorted(drift["columns"])
+    page = (run_dir / "drift.html").read_text()
+    assert page.startswith("<!doctype html>") and f"Drift of the run as of {AS_OF}" in page and "History" in page
+    client = MlflowClient(tracking_uri=settings.tracking_uri)
+    nightly = client.search_runs(
+        [client.get_experiment_by_name("buyer-abuse").experiment_id],
+        f"tags.kind = 'nightly' and tags.as_of = '{AS_OF}'",
+    )
+    assert nightly and {a.path for a in client.list_artifacts(nightly[0].info.run_id, "nightly")} >= {
+        "nightly/drift.html",
+        "nightly/summary.json",
+    }

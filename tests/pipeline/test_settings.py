@@ -63,3 +63,18 @@ def test_an_option_beats_the_environment_which_beats_the_default(tmp_path, monke
 
     given = resolve(monkeypatch, "--review-db", "sqlite:////given.db", "--capacity", "3")
     assert (given.review_db, given.capacity) == ("sqlite:////given.db", 3)
+
+
+def test_rule_actions_come_from_the_option_else_the_variable_else_the_contract(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for name in ENVIRONMENT.values():
+        monkeypatch.delenv(name, raising=False)
+    assert resolve(monkeypatch).actions["orders.states_in_order"] == "repair"
+
+    monkeypatch.setenv("BUYER_ABUSE_RULE_ACTIONS", "orders.states_in_order=reject orders.cancelled_after_placed=repair")
+    from_env = resolve(monkeypatch).actions
+    assert (from_env["orders.states_in_order"], from_env["orders.cancelled_after_placed"]) == ("reject", "repair")
+    assert from_env["orders.reason_only_if_cancelled"] == "reject"  # not named: its default
+
+    given = resolve(monkeypatch, "--rule-action", "orders.reason_only_if_cancelled=repair").actions
+    assert (given["orders.reason_only_if_cancelled"], given["orders.states_in_order"]) == ("repair", "repair")

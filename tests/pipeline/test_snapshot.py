@@ -19,7 +19,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from snapshot_market import T0, H, csv, frame
 
-from contract.tables import polars_schema
+from contract.tables import REPAIRS, polars_schema
+from contract.values import RuleAction
 from pipeline.errors import ConfigError, InputError, RejectLimitExceeded
 from pipeline.snapshot import _duplicated, load_snapshot, write_rejects
 
@@ -30,9 +31,13 @@ def lines(result) -> list[tuple[str, str, str]]:
     return result.rejects.select("table", "key", "rule").rows()
 
 
+# Every rule rejects: these tests specify the rejects (test_repairs.py specifies the repairs).
+ALL_REJECT = dict.fromkeys(REPAIRS, RuleAction.REJECT)
+
+
 def load(directory: Path, limit: float = 1.0):
     """Most tests look at rejects, so by default nothing stops the load."""
-    return load_snapshot(directory, reject_limit=limit)
+    return load_snapshot(directory, reject_limit=limit, actions=ALL_REJECT)
 
 
 # -- a valid snapshot ------------------------------------------------------------------------
@@ -43,7 +48,7 @@ def test_a_valid_snapshot_has_no_rejects_and_contract_types(tables, write):
 
     assert result.rejects.is_empty()
     assert result.rejects.schema == pl.Schema(
-        {"table": pl.String, "key": pl.String, "rule": pl.String, "row": pl.String}
+        {"table": pl.String, "key": pl.String, "rule": pl.String, "row": pl.String, "action": pl.String}
     )
     assert result.counts == {
         t: {"rows": 3 if t == "accounts" else 4, "rejected": 0} for t in ("accounts", "orders", "payment_attempts")
@@ -179,12 +184,12 @@ def test_every_copy_of_a_duplicated_key_is_rejected_and_so_are_their_orders(tabl
     assert lines(result) == [
         ("accounts", "a2", "accounts.account_id duplicated"),
         ("accounts", "a2", "accounts.account_id duplicated"),
-        ("orders", "o2", "orders.account_id not in accounts"),
-        ("orders", "o3", "orders.account_id not in accounts"),
+        ("orders", "o2", "orders.account_id refers to a rejected accounts row"),
+        ("orders", "o3", "orders.account_id refers to a rejected accounts row"),
         ("orders", "o4", "orders.account_id not in accounts"),
-        ("payment_attempts", "p2", "payment_attempts.order_id not in orders"),
-        ("payment_attempts", "p3", "payment_attempts.order_id not in orders"),
-        ("payment_attempts", "p4", "payment_attempts.order_id not in orders"),
+        ("payment_attempts", "p2", "payment_attempts.order_id refers to a rejected orders row"),
+        ("payment_attempts", "p3", "payment_attempts.order_id refers to a rejected orders row"),
+        ("payment_attempts", "p4", "payment_attempts.order_id refers to a rejected orders row"),
     ]
     assert result.snapshot.accounts["account_id"].to_list() == ["a1"]
     assert result.snapshot.orders["order_id"].to_list() == ["o1"]
@@ -198,7 +203,7 @@ def test_an_order_of_an_unknown_account_is_an_orphan(tables, write):
 
     assert lines(result) == [
         ("orders", "o4", "orders.account_id not in accounts"),
-        ("payment_attempts", "p4", "payment_attempts.order_id not in orders"),
+        ("payment_attempts", "p4", "payment_attempts.order_id refers to a rejected orders row"),
     ]
 
 
@@ -209,8 +214,8 @@ def test_a_payment_attempt_of_a_rejected_order_is_rejected(tables, write):
 
     assert lines(result) == [
         ("orders", "o3", "orders.amount_usd < 0"),
-        ("payment_attempts", "p2", "payment_attempts.order_id not in orders"),
-        ("payment_attempts", "p3", "payment_attempts.order_id not in orders"),
+        ("payment_attempts", "p2", "payment_attempts.order_id refers to a rejected orders row"),
+        ("payment_attempts", "p3", "payment_attempts.order_id refers to a rejected orders row"),
     ]
     assert result.counts["payment_attempts"] == {"rows": 4, "rejected": 2}
 
@@ -584,8 +589,16 @@ def test_over_the_reject_limit_the_load_stops_naming_table_rule_and_keys(tables,
 
     assert str(stopped.value) == (
         "orders: 4 of 4 rows rejected (100.00%), over the limit of 50.00%; "
-        "most common rule: orders.amount_usd < 0 (3 rows), e.g. keys o1, o2, o3"
+        "most common rule: orders.amount_usd < 0 (3 rows), e.g. keys o1, o2, o3; "
+        "payment_attempts: 4 of 4 rows rejected (100.00%), over the limit of 50.00%; most common rule: "
+        "payment_attempts.order_id refers to a rejected orders row (4 rows), e.g. keys p1, p2, p3 "
+        "(raise --reject-limit, now 0.5, to accept them, or fix the export)"
     )
+    # The rejects found are handed over, to be written even though the load stops.
+    assert stopped.value.rejects.group_by("table").len().sort("table").rows() == [
+        ("orders", 4),
+        ("payment_attempts", 4),
+    ]
 
 
 def test_exactly_at_the_reject_limit_the_load_goes_on(tables, write):
@@ -646,14 +659,17 @@ def test_cli_truncated_parquet(tables, write, tmp_path):
     assert len(run.stderr.splitlines()) == 1
 
 
-def test_cli_reject_limit_exceeded_writes_nothing(tables, write, tmp_path):
+def test_cli_reject_limit_exceeded_writes_only_the_rejects(tables, write, tmp_path):
     tables["accounts"][0]["country"] = "Germany"
 
     run = validate(write(tables), tmp_path / "out", "--reject-limit", "0.2")
 
+    assert run.returncode == 65  # bad input data
     assert_one_line_error(run, "accounts: 1 of 3 rows rejected (33.33%), over the limit of 20.00%")
     assert "accounts.country does not match ^[A-Z]{2}$" in run.stderr and "e.g. keys a1" in run.stderr
-    assert not (tmp_path / "out").exists()
+    assert "--reject-limit" in run.stderr and f"(rejects in {tmp_path / 'out' / 'rejects.parquet'})" in run.stderr
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["rejects.parquet"]  # no summary.json
+    assert pl.read_parquet(tmp_path / "out" / "rejects.parquet")["key"].to_list() == ["a1", "o1", "p1"]
 
 
 def test_cli_writes_rejects_and_summary(tables, write, tmp_path):

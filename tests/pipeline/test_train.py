@@ -25,7 +25,8 @@ from features.time import as_of_end
 from models.dataset import TrainingConfig, split
 from models.promotion import ChampionState, promote
 from pipeline import registry
-from pipeline.registry import CHALLENGER, CHAMPION, MODEL_NAME, RegisteredModel, RegistryError
+from pipeline.errors import InputError
+from pipeline.registry import CHALLENGER, CHAMPION, MODEL_NAME, RegisteredModel
 from pipeline.train import TrainResult, compare_champion, train
 
 PLOTS = {
@@ -195,9 +196,7 @@ def test_training_without_labels_before_the_gap_fails_and_registers_nothing(mark
     use_store(monkeypatch, tmp_path)
     early = MARKET.start + timedelta(days=20)  # every label would be decided in the gap or later
 
-    with pytest.raises(
-        RegistryError, match=f"^cannot train as of {early}: training needs both abuse and legit examples"
-    ):
+    with pytest.raises(InputError, match=f"^cannot train as of {early}: training needs both abuse and legit examples"):
         train(market, early, settings_in(tmp_path))
     assert not (tmp_path / "mlflow.db").exists()
     assert not (tmp_path / "mlruns").exists()
@@ -238,3 +237,24 @@ def test_a_champion_trained_on_labels_inside_the_window_keeps_its_alias(monkeypa
     found = compare_champion("unused", pl.DataFrame({"y": [1, 0], "orders_7d": [1.0, 2.0]}), 1, VALID_FROM)
     assert found.state is ChampionState.NOT_COMPARABLE
     assert not promote(0.99, found)
+
+
+def test_a_registry_that_does_not_answer_is_tried_again(tmp_path, monkeypatch):
+    from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST, TEMPORARILY_UNAVAILABLE
+
+    uri = use_store(monkeypatch, tmp_path)
+    registry.configure(uri)
+    monkeypatch.setattr(registry, "RETRY_WAIT", 0)
+    calls = []
+
+    def flaky(self, name, alias):
+        calls.append(alias)
+        if len(calls) < 3:
+            raise MlflowException("service unavailable", error_code=TEMPORARILY_UNAVAILABLE)
+        raise MlflowException("no such alias", error_code=RESOURCE_DOES_NOT_EXIST)
+
+    monkeypatch.setattr(MlflowClient, "get_model_version_by_alias", flaky)
+
+    with pytest.raises(registry.RegistryError, match="no model has the alias 'champion'"):
+        registry.load(uri)
+    assert len(calls) == 3  # two transient failures tried again, then the real answer
