@@ -49,8 +49,10 @@ def simulate(accounts: int, preset: str, seed: int):
     path = OUT / f"sellers_market_{accounts}_{preset}_s{seed}"
     if not (path / "market.json").exists():
         subprocess.run(
-            [CLI, "simulate", "--out", str(path), "--accounts", str(accounts), "--days", str(DAYS)]
-            + ["--seed", str(seed), "--label-process", preset],
+            [
+                *(CLI, "simulate", "--out", str(path), "--accounts", str(accounts)),
+                *("--days", str(DAYS), "--seed", str(seed), "--label-process", preset),
+            ],
             check=True,
             stdout=subprocess.DEVNULL,
         )
