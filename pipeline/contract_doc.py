@@ -12,7 +12,17 @@ import click
 import polars as pl
 from click.core import UNSET
 
-from contract.outputs import REVIEW_QUEUE, REVIEW_QUEUE_TABLE, SCORES, TRUTH, Column
+from contract.outputs import (
+    REVIEW_QUEUE,
+    REVIEW_QUEUE_TABLE,
+    SCORES,
+    SELLER_CANCELS,
+    SELLER_EXPOSURE,
+    SELLER_EXPOSURE_TABLE,
+    SELLER_WINDOW_DAYS,
+    TRUTH,
+    Column,
+)
 from contract.tables import FOREIGN_KEYS, LATER_STATES, REPAIRS, TABLES
 from contract.values import CANCEL_INITIATORS, ID_MAX_LENGTH, ID_PATTERN, LABEL_OF_STATUS, LABELS, REVIEW_STATUSES
 from pipeline import cli, errors
@@ -103,9 +113,26 @@ time or note. Analysts' verdicts are read back as labels by the next training ru
 
 Written by `buyer-abuse run` and moved into place complete: `summary.json` (counts, stages,
 drift), `rejects.parquet`, `features.parquet` (the feature table, docs/features.md),
-`queue.parquet` (the rows written to the review table) and `scores.parquet`:
+`queue.parquet` (the rows written to the review table), `sellers.parquet` and
+`seller_cancels.parquet` (below) and `scores.parquet`:
 
 {scores}
+
+### Seller exposure: `sellers.parquet` and the table `{sellers_table}`
+
+The seller side of abusive cancellations, per scoring date: one row per seller with a cancelled
+order among the orders placed in the {window} days before the end of the as-of date (each in its
+state known then), in the run directory and in the review database (a re-run of the date
+replaces that date's rows). A *suspect* is a buyer whose label or analyst's verdict in force at
+the as-of is abuse (decided before the end of the as-of day, never after), who is in that day's
+review queue, or who scored at or above the review cut (the lowest score queued within the
+capacity); a buyer whose decision in force is legit is none. Most targeted seller first.
+
+{sellers}
+
+`seller_cancels.parquet` holds the cancelled orders behind it, one row each:
+
+{seller_cancels}
 
 ### The simulator's truth `truth.parquet`
 
@@ -241,6 +268,10 @@ def markdown() -> str:
             columns=_columns(REVIEW_QUEUE),
             labels=labels,
             scores=_columns(SCORES),
+            sellers_table=SELLER_EXPOSURE_TABLE,
+            window=SELLER_WINDOW_DAYS,
+            sellers=_columns(SELLER_EXPOSURE),
+            seller_cancels=_columns(SELLER_CANCELS),
             truth=_columns(TRUTH),
         ),
         CLI_INTRO.format(

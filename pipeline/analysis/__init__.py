@@ -20,6 +20,7 @@ One module per subject, every public name re-exported here (``analysis.queue(...
 - ``account``: one account's orders over time and its features against the population;
 - ``rings``: an account's ring, its members, what they share and each member's status;
 - ``model_report``: registered versions, their metrics and plots, feature importance;
+- ``sellers``: each seller's exposure to suspects' cancellations, the sellers they target, one seller's page;
 - ``truth``: a run judged against a simulator's truth.
 """
 
@@ -38,6 +39,7 @@ from pipeline.analysis.model_report import (
 )
 from pipeline.analysis.queue import filter_queue, queue, queue_figure, reason_counts, reasons_table
 from pipeline.analysis.rings import member_status, ring_figure, ring_graph_for, ring_members, ring_of
+from pipeline.analysis.sellers import seller_cancellations, seller_exposure, seller_page, sellers_figure
 from pipeline.analysis.truth import (
     abusers_to_find,
     lookalike_fp_share,
@@ -83,6 +85,10 @@ __all__ = [
     "run_as_of",
     "run_dir",
     "run_summary",
+    "seller_cancellations",
+    "seller_exposure",
+    "seller_page",
+    "sellers_figure",
     "slices_figure",
     "snapshot",
     "sqlite_url",
