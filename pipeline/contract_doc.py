@@ -222,8 +222,8 @@ def _command(name: str, command: click.Command) -> str:
         value = "flag" if param.is_flag else param.type.name.upper()
         if param.required:
             default = "required"
-        elif param.name in defaults and isinstance(param.show_default, str):  # a list, shown in words
-            default = f"`{param.show_default}`"
+        elif isinstance(param.show_default, str) and (param.name in defaults or callable(param.default)):
+            default = f"`{param.show_default}`"  # a list or a value found at run time, shown in words
         elif param.name in defaults:
             default = f"`{defaults[param.name]}`"
         elif not param.is_flag and param.default is not None and param.default is not UNSET:
