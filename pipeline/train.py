@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import math
 import tempfile
+import warnings
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -281,12 +282,14 @@ def _register(data, as_of, t, settings, loaded, inputs, training, searching, out
     digest = fingerprint(data)
     with mlflow.start_run(run_name=f"train as of {as_of}") as run:
         mlflow.set_tags(registry.provenance())
-        examples = final.select(*names, "y", "weight").to_pandas()
-        source = str(Path(data).resolve())
-        mlflow.log_input(
-            mlflow.data.from_pandas(examples, source=source, targets="y", name="training examples", digest=digest[:20]),
-            context="training",
-        )
+        examples = final.select(*names, pl.col("y", "weight").cast(pl.Float64)).to_pandas()
+        with warnings.catch_warnings():
+            # MLflow registers two local-file source classes of one name and says so on every call.
+            warnings.filterwarnings("ignore", message="The specified dataset source can be interpreted in multiple")
+            dataset = mlflow.data.from_pandas(
+                examples, source=str(Path(data).resolve()), targets="y", name="training examples", digest=digest[:20]
+            )
+        mlflow.log_input(dataset, context="training")
         mlflow.log_params(
             {
                 "as_of": as_of.isoformat(),
