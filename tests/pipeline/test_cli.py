@@ -6,8 +6,8 @@ from __future__ import annotations
 import importlib.metadata
 import io
 import json
-import re
 import logging
+import re
 import shutil
 import subprocess
 import sys
