@@ -103,23 +103,37 @@ def ring_evidence(row: dict) -> dict | None:
     }
 
 
+def _candidates(contrib: np.ndarray, top: int) -> np.ndarray:
+    """Per row, the indices of the features a reason may name, strongest contribution first."""
+    # The strongest positive contributions. A value equal to the population's median, or
+    # between its 40th and 60th percentiles, explains nothing to an analyst (it matters only
+    # through other features), so such candidates give way to the next; a few spares per row
+    # are looked up for that.
+    return np.argsort(-contrib, axis=1)[:, : top + SPARE_REASONS]
+
+
+def reason_columns(contrib: np.ndarray, names: list[str], top: int = 3) -> list[str]:
+    """The feature columns of the population that `reasons` reads for rows with these
+    contributions: an engine that keeps the population elsewhere fetches only those."""
+    return [names[i] for i in sorted(set(_candidates(contrib, top).ravel().tolist()))]
+
+
 def reasons(
     model: AbuseClassifier,
     flagged: pl.DataFrame,
     population: pl.DataFrame,
     names: list[str],
     top: int = 3,
+    contrib: np.ndarray | None = None,
 ) -> list[str]:
     """One JSON list per flagged row: the `top` features pushing its score up most, each with
-    value, contribution, population percentile and text, then the ring evidence if any."""
+    value, contribution, population percentile and text, then the ring evidence if any.
+    `population` needs only the `reason_columns`; `contrib` (``contributions`` of `flagged`)
+    is computed when not given."""
     if flagged.is_empty():
         return []
-    contrib = contributions(model, flagged, names)
-    # Candidates: the strongest positive contributions. A value equal to the population's
-    # median, or between its 40th and 60th percentiles, explains nothing to an analyst (it
-    # matters only through other features), so such candidates give way to the next; a few
-    # spares per row are looked up for that.
-    best = np.argsort(-contrib, axis=1)[:, : top + SPARE_REASONS]
+    contrib = contributions(model, flagged, names) if contrib is None else contrib
+    best = _candidates(contrib, top)
     used = sorted(set(best.ravel().tolist()))
     pops = {i: population[names[i]].cast(pl.Float64).to_numpy() for i in used}
     medians = {i: float(np.nanmedian(pops[i])) if np.isfinite(pops[i]).any() else float("nan") for i in used}
