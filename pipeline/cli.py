@@ -15,7 +15,7 @@ from contract.values import REVIEW_STATUSES, RuleAction
 from features.time import as_of_day
 from pipeline.errors import EX_INTERRUPTED, EX_SOFTWARE, EX_USAGE, PipelineError, RejectLimitExceeded
 from pipeline.progress import configure_logging
-from pipeline.settings import ENVIRONMENT, Settings
+from pipeline.settings import ENGINES, ENVIRONMENT, Settings
 from simulator.params import DELAY_TAILS, LABEL_PROCESSES
 
 DIR = click.Path(path_type=Path, file_okay=False)
@@ -51,6 +51,20 @@ class RuleActionType(click.ParamType):
             return rule, RuleAction(action)
         except ValueError:
             self.fail(f"{value!r}: the action is one of {', '.join(RuleAction)}", param, ctx)
+
+
+class SparkConfType(click.ParamType):
+    """KEY=VALUE: one Spark setting (e.g. spark.executor.memory=8g)."""
+
+    name = "KEY=VALUE"
+
+    def convert(self, value, param, ctx) -> tuple[str, str]:
+        if isinstance(value, tuple):
+            return value
+        key, sep, setting = str(value).partition("=")
+        if not sep or not key.strip():
+            self.fail(f"{value!r} is not KEY=VALUE (e.g. spark.executor.memory=8g)", param, ctx)
+        return key.strip(), setting
 
 
 def _setting(*names: str, **kwargs):
@@ -91,7 +105,40 @@ SETTING_OPTIONS = {
         "rejects file) or repair it (kept, fixed, and recorded with action=repaired); repeatable, the variable "
         "holds several separated by spaces; rules not named keep their default (docs/data_contract.md).",
     ),
+    "engine": _setting(
+        "--engine",
+        setting="engine",
+        type=click.Choice(ENGINES),
+        help="Who builds the features and scores: this process, or Apache Spark (the spark extra; docs/spark.md).",
+    ),
+    "spark_master": _setting(
+        "--spark-master",
+        setting="spark_master",
+        help="With --engine spark: the Spark master to start (local[N], spark://HOST:PORT, yarn, k8s://...); "
+        "under spark-submit, its --master is used unless this is given.",
+    ),
+    "spark_conf": click.option(
+        "--spark-conf",
+        "spark_conf",
+        type=SparkConfType(),
+        multiple=True,
+        envvar=ENVIRONMENT["spark_conf"],
+        show_envvar=True,
+        help="With --engine spark: a Spark setting KEY=VALUE over the local defaults (docs/spark.md); "
+        "repeatable, the variable holds several separated by spaces.",
+    ),
+    "spark_staging": click.option(
+        "--spark-staging",
+        "spark_staging",
+        envvar=ENVIRONMENT["spark_staging"],
+        show_envvar=True,
+        show_default="a temporary local directory",
+        help="With --engine spark: where the validated tables and intermediate steps go, a directory or a URI "
+        "the executors can read (hdfs://, s3a://, abfss://, gs://, file://); a subdirectory of its own is "
+        "removed afterwards.",
+    ),
 }
+ENGINE_SETTINGS = ("engine", "spark_master", "spark_conf", "spark_staging")
 
 
 def settings(*names: str):
@@ -298,9 +345,9 @@ def validate(data: Path, out: Path, **options) -> None:
     type=click.IntRange(min=1),
     default=1,
     show_default=True,
-    help="Process accounts in this many hash buckets (bounded memory; same table).",
+    help="Process accounts in this many hash buckets (bounded memory; same table; local engine).",
 )
-@settings("reject_limit", "rule_actions")
+@settings("reject_limit", "rule_actions", *ENGINE_SETTINGS)
 def features(data: Path, as_of, out: Path, buckets: int, **options) -> None:
     """Build the account feature table as of the end of --as-of (one row per account)."""
     from pipeline.featurize import write_features
@@ -309,17 +356,27 @@ def features(data: Path, as_of, out: Path, buckets: int, **options) -> None:
     chosen = resolved(options)
     day_is_over(as_of)
     outputs_outside(data, out, out.with_name(f"{out.stem}.rejects.parquet"))
-    write_features(data, as_of, out, buckets=buckets, reject_limit=chosen.reject_limit, actions=chosen.actions)
+    write_features(
+        data,
+        as_of,
+        out,
+        buckets=buckets,
+        reject_limit=chosen.reject_limit,
+        actions=chosen.actions,
+        engine=chosen.engine,
+        spark=chosen.spark,
+    )
 
 
 @app.command()
 @data_option
 @as_of_option
-@settings("review_db", "tracking_uri", "reject_limit", "rule_actions")
+@settings("review_db", "tracking_uri", "reject_limit", "rule_actions", *ENGINE_SETTINGS)
 @click.pass_context
 def train(ctx: click.Context, data: Path, as_of, **options) -> None:
     """Train on labels (and analysts' verdicts) in force at --as-of; register; promote if better."""
     from pipeline import review_db as db
+    from pipeline.engine import check_engine
     from pipeline.preflight import day_is_over
     from pipeline.snapshot import check_snapshot
     from pipeline.train import train as train_model
@@ -327,6 +384,7 @@ def train(ctx: click.Context, data: Path, as_of, **options) -> None:
     chosen = resolved(options)
     day_is_over(as_of)
     check_snapshot(data)
+    check_engine(chosen.engine)
     # Analysts' verdicts are labels too: from the review database, unless it is the default
     # SQLite file and there is none yet (no run has written a queue).
     default_and_absent = (
@@ -346,7 +404,9 @@ def train(ctx: click.Context, data: Path, as_of, **options) -> None:
             click.echo(f"{name:<44}{value:.3f}")
 
 
-run_settings = settings("review_db", "tracking_uri", "capacity", "runs", "reject_limit", "rule_actions")
+run_settings = settings(
+    "review_db", "tracking_uri", "capacity", "runs", "reject_limit", "rule_actions", *ENGINE_SETTINGS
+)
 
 
 @app.command()
@@ -423,7 +483,12 @@ def verdict(review_db: str, account: str, as_of, status: str, reviewed_by: str, 
 def main() -> None:
     """Entry point: every failure becomes one line on stderr and a non-zero exit."""
     try:
-        defaults = default_map(Settings.defaults(Path.cwd()))
+        defaults = Settings.defaults(Path.cwd())
+        if "PYSPARK_GATEWAY_PORT" in os.environ:
+            # Started by spark-submit (which hands its JVM to Python this way): the master is the
+            # one spark-submit was given, unless --spark-master or its variable says otherwise.
+            defaults = replace(defaults, spark_master=None)
+        defaults = default_map(defaults)
         code = app.main(prog_name="buyer-abuse", standalone_mode=False, default_map=defaults)
     except click.exceptions.Exit as exc:
         code = exc.exit_code

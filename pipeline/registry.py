@@ -154,6 +154,11 @@ _SIGNATURE_TYPES = {
 }
 
 
+def version_uri(version: str) -> str:
+    """The MLflow URI of one version of the registered model (an alias may move meanwhile)."""
+    return f"models:/{MODEL_NAME}/{version}"
+
+
 def load(uri: str, alias: str = CHAMPION) -> RegisteredModel:
     """`models:/buyer-abuse@<alias>` from the store `uri`, with its signature's columns."""
     check_store(uri)

@@ -28,13 +28,13 @@ from filelock import FileLock, Timeout
 from features.labels import confirmed_abusers
 from features.time import as_of_end
 from models.dataset import merge_labels
-from models.estimator import check_columns, predict
-from models.explain import reasons
-from models.population import LOOKBACK, is_active
+from models.estimator import check_columns
+from models.explain import contributions, reason_columns, reasons
+from models.population import LOOKBACK
 from models.queue import ranked, review_queue
 from pipeline import files, preflight, registry, review_db, rundirs
 from pipeline.drift import nightly_drift, top_features
-from pipeline.engine import build_local
+from pipeline.engine import open_engine
 from pipeline.errors import ConfigError, InputError, PipelineError, RejectLimitExceeded, RunLocked, UsageError
 from pipeline.progress import Stages
 from pipeline.settings import Settings
@@ -82,51 +82,67 @@ def run(data: Path, as_of: date, settings: Settings, *, now=None) -> dict:
 
 
 def _batch(data: Path, as_of: date, settings: Settings, engine, stages: Stages, owner: str | None = None) -> dict:
-    t = as_of_end(as_of)
     with stages("champion"):
         champion = registry.load(settings.tracking_uri, registry.CHAMPION)
+    with open_engine(settings.engine, settings.spark) as executor:
+        return _scored_batch(data, as_of, settings, engine, stages, owner, executor, champion)
+
+
+def _scored_batch(data, as_of, settings, engine, stages, owner, executor, champion) -> dict:
+    """The batch on `executor` (``pipeline.engine.open_engine``): the features and scores are
+    wherever the engine keeps them; the queue rule, reasons, drift and outputs run here on
+    what the engine hands back, the same code for every engine."""
+    t = as_of_end(as_of)
     with stages("validate"):
         try:
-            loaded = load_snapshot(data, reject_limit=settings.reject_limit, actions=settings.actions)
+            loaded = load_snapshot(
+                data, reject_limit=settings.reject_limit, actions=settings.actions, spill=executor.spill
+            )
         except RejectLimitExceeded as exc:  # the rejects say why: keep them beside the run directories
             stopped = rundirs.stopped_rejects(settings.runs, as_of)
             write_rejects(exc.rejects, stopped)
             raise RejectLimitExceeded(f"{exc} (rejects in {stopped})", exc.rejects) from None
         snap = loaded.snapshot
     with stages("features"):
-        labels = merge_labels(snap.labels, review_db.verdict_labels(engine, until=t))
-        features = build_local(snap, labels, as_of)
+        known = None if snap.labels is None else snap.labels.lazy().collect()
+        labels = merge_labels(known, review_db.verdict_labels(engine, until=t))
+        night = executor.night(snap, labels, as_of)
         try:
-            check_columns(features, champion.columns, champion.feature_set_version)
+            check_columns(night.empty, champion.columns, champion.feature_set_version)
         except ValueError as exc:
             raise ConfigError(f"{exc} (model {champion.label})") from None
     with stages("score"):
-        active = features.filter(is_active())
-        if active.is_empty():
+        scores = night.score(champion)
+        if scores.is_empty():
             raise InputError(
                 f"no account had an order or a payment attempt in the {LOOKBACK} before the end of {as_of} "
-                f"({features.height} accounts registered by then): is --as-of right?"
+                f"({night.accounts} accounts registered by then): is --as-of right?"
             )
-        score = pl.Series(predict(champion.model, active, champion.names), dtype=pl.Float64)
-        scores = ranked(active.select("account_id", score=score))
+        scores = ranked(scores)
         touched = review_db.touched_accounts(engine, as_of)
         queued, excluded = review_queue(scores, confirmed_abusers(labels, t), touched, settings.capacity)
-        flagged = queued.join(features, on="account_id").sort("rank")
+        flagged = queued.join(night.rows(queued["account_id"]), on="account_id").sort("rank")
+        contrib = contributions(champion.model, flagged, champion.names)
+        population = night.population(reason_columns(contrib, champion.names))
         queue = flagged.select(
             "account_id",
             "score",
             "rank",
             "ring_id",
             model_version=pl.lit(champion.label),
-            reasons=pl.Series(reasons(champion.model, flagged, active, champion.names), dtype=pl.String),
+            reasons=pl.Series(
+                reasons(champion.model, flagged, population, champion.names, contrib=contrib), dtype=pl.String
+            ),
         )
+        drifting = top_features(champion.model, champion.names, DRIFT_FEATURES)
+        watched = night.columns([*drifting, "ring_id"])
 
     partial = rundirs.partial_dir(settings.runs, as_of)
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
     with stages("write outputs"):
         scores.write_parquet(partial / "scores.parquet")
-        features.write_parquet(partial / "features.parquet")
+        night.write(partial / "features.parquet")
         write_rejects(loaded.rejects, partial / "rejects.parquet")
         queue.write_parquet(partial / "queue.parquet")
         summary = {
@@ -134,22 +150,15 @@ def _batch(data: Path, as_of: date, settings: Settings, engine, stages: Stages, 
             "model": champion.label,
             "review_db": engine.url.render_as_string(hide_password=True),
             "inputs": summarize(loaded),
-            "accounts": features.height,
+            "accounts": night.accounts,
             "scored": scores.height,
             "capacity": settings.capacity,
             "queued": int((queue["rank"] <= settings.capacity).sum()),
             "kept_for_analysts": int((queue["rank"] > settings.capacity).sum()),
             "already_confirmed_excluded": excluded,
             "score_quantiles": _quantiles(scores["score"]),
-            "largest_rings": _largest_rings(features, queued),
-            "drift": nightly_drift(
-                settings.runs,
-                as_of,
-                scores,
-                features,
-                top_features(champion.model, champion.names, DRIFT_FEATURES),
-                partial,
-            ),
+            "largest_rings": _largest_rings(watched, queued),
+            "drift": nightly_drift(settings.runs, as_of, scores, watched, drifting, partial),
             "seconds": stages.seconds,
         }
     # Everything that can fail on its own is done: only now does the review table change, and

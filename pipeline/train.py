@@ -32,7 +32,7 @@ from models.plots import importance_figure, score_figure
 from models.promotion import ChampionState, Comparison, promote
 from models.search import SearchConfig, search
 from pipeline import registry
-from pipeline.engine import build_local
+from pipeline.engine import build_local, open_engine
 from pipeline.errors import InputError
 from pipeline.progress import Stages, track
 from pipeline.settings import Settings
@@ -62,13 +62,14 @@ class Backtest:
     later: pl.DataFrame
 
 
-def feature_snapshots(snapshot: Snapshot, labels: pl.DataFrame | None, times: list[datetime]) -> dict:
-    """Feature tables at each cut-off, with the naive baselines' inputs joined."""
+def feature_snapshots(
+    snapshot: Snapshot, labels: pl.DataFrame | None, times: list[datetime], build=build_local
+) -> dict:
+    """Feature tables at each cut-off (by `build`: an engine of ``pipeline.engine``), with the
+    naive baselines' inputs joined."""
     out = {}
     for at in track(times, "feature snapshots"):
-        out[at] = build_local(snapshot, labels, at).join(
-            baseline_scores(snapshot.orders, at), on="account_id", how="left"
-        )
+        out[at] = build(snapshot, labels, at).join(baseline_scores(snapshot.orders, at), on="account_id", how="left")
     return out
 
 
@@ -110,8 +111,8 @@ def train(
     snapshot, inputs = loaded.snapshot, summarize(loaded)
     labels = merge_labels(snapshot.labels, verdicts)
     times = cutoffs(t, training)
-    with stages("feature snapshots"):
-        snaps = feature_snapshots(snapshot, labels, times)
+    with stages("feature snapshots"), open_engine(settings.engine, settings.spark) as build:
+        snaps = feature_snapshots(snapshot, labels, times, build)
     with stages("training set"):
         abusers = [] if labels is None else labels.filter(pl.col("label") == "abuse")["account_id"].unique().to_list()
         events = last_activity(snapshot, abusers)
