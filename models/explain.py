@@ -20,6 +20,7 @@ from models.estimator import AbuseClassifier, feature_frame
 
 SPARE_REASONS = 3  # contributions looked at beyond `top`, in case some values are merely typical
 TYPICAL = (40.0, 60.0)  # percentiles of a value too ordinary to be shown as a reason
+SAME_VALUE = 1e-9  # relative difference below which two feature values are one (engines' rounding)
 WINDOW_TEXT = {
     "1d": "last day",
     "7d": "last 7 days",
@@ -38,9 +39,14 @@ def contributions(model: AbuseClassifier, flagged: pl.DataFrame, names: list[str
 
 def percentile_of(population: np.ndarray, value: float) -> float:
     """Where `value` sits in `population`: the share of its (non-missing) values at or below
-    `value`, in percent. The one percentile rule of reasons and of the analysts' API."""
+    `value`, in percent. The one percentile rule of reasons and of the analysts' API.
+
+    "At" is up to a relative SAME_VALUE: a sum of the same amounts added in another order (as
+    another engine's partitions add them) may differ in its last bits, and must not move an
+    account past its equals."""
     values = np.sort(population[~np.isnan(population)])
-    return 100.0 * np.searchsorted(values, value, side="right") / max(len(values), 1)
+    at_most = value + SAME_VALUE * max(1.0, abs(value))
+    return 100.0 * np.searchsorted(values, at_most, side="right") / max(len(values), 1)
 
 
 def _shown(value: float, unit: Unit) -> str:
