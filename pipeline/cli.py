@@ -15,7 +15,7 @@ from contract.values import REVIEW_STATUSES, RuleAction
 from features.time import as_of_day
 from pipeline.errors import EX_INTERRUPTED, EX_SOFTWARE, EX_USAGE, PipelineError, RejectLimitExceeded
 from pipeline.progress import configure_logging
-from pipeline.settings import ENGINES, ENVIRONMENT, Settings
+from pipeline.settings import ENGINES, ENVIRONMENT, SPARK_SUBMIT_GATEWAY, Settings
 from simulator.params import DELAY_TAILS, LABEL_PROCESSES
 
 DIR = click.Path(path_type=Path, file_okay=False)
@@ -36,15 +36,26 @@ class Day(click.ParamType):
 DAY = Day()
 
 
-class RuleActionType(click.ParamType):
+class PairType(click.ParamType):
+    """NAME=VALUE on the command line or in a variable, as a (name, value) pair (`pair`);
+    click passes the defaults, already pairs, through `convert` too."""
+
+    def convert(self, value, param, ctx) -> tuple:
+        if isinstance(value, tuple):
+            return value
+        name, sep, setting = str(value).partition("=")
+        return self.pair(name, sep, setting, value, param, ctx)
+
+    def pair(self, name: str, sep: str, setting: str, value, param, ctx) -> tuple:
+        raise NotImplementedError
+
+
+class RuleActionType(PairType):
     """RULE=ACTION: a repairable validation rule (contract.tables.REPAIRS) and reject or repair."""
 
     name = "RULE=ACTION"
 
-    def convert(self, value, param, ctx) -> tuple[str, RuleAction]:
-        if isinstance(value, tuple):
-            return value
-        rule, _, action = str(value).partition("=")
+    def pair(self, rule: str, sep: str, action: str, value, param, ctx) -> tuple[str, RuleAction]:
         if rule not in REPAIRS:
             self.fail(f"{rule!r} is not a rule with a stated repair; use one of {', '.join(REPAIRS)}", param, ctx)
         try:
@@ -53,15 +64,12 @@ class RuleActionType(click.ParamType):
             self.fail(f"{value!r}: the action is one of {', '.join(RuleAction)}", param, ctx)
 
 
-class SparkConfType(click.ParamType):
+class SparkConfType(PairType):
     """KEY=VALUE: one Spark setting (e.g. spark.executor.memory=8g)."""
 
     name = "KEY=VALUE"
 
-    def convert(self, value, param, ctx) -> tuple[str, str]:
-        if isinstance(value, tuple):
-            return value
-        key, sep, setting = str(value).partition("=")
+    def pair(self, key: str, sep: str, setting: str, value, param, ctx) -> tuple[str, str]:
         if not sep or not key.strip():
             self.fail(f"{value!r} is not KEY=VALUE (e.g. spark.executor.memory=8g)", param, ctx)
         return key.strip(), setting
@@ -73,6 +81,11 @@ def _setting(*names: str, **kwargs):
     click's default map), and --help shows it."""
     setting = kwargs.pop("setting")
     return click.option(*names, setting, envvar=ENVIRONMENT[setting], show_default=True, show_envvar=True, **kwargs)
+
+
+def _repeated(option: str, setting: str, **kwargs):
+    """A repeatable option for a setting made of pairs; its variable holds several, separated by spaces."""
+    return click.option(option, setting, multiple=True, envvar=ENVIRONMENT[setting], show_envvar=True, **kwargs)
 
 
 SETTING_OPTIONS = {
@@ -93,13 +106,10 @@ SETTING_OPTIONS = {
         type=click.FloatRange(0, 1),
         help="Largest share of any table that may be rejected before the run stops.",
     ),
-    "rule_actions": click.option(
+    "rule_actions": _repeated(
         "--rule-action",
         "rule_actions",
         type=RuleActionType(),
-        multiple=True,
-        envvar=ENVIRONMENT["rule_actions"],
-        show_envvar=True,
         show_default=" ".join(f"{rule}={action}" for rule, action in default_actions().items()),
         help="What validation does with a row breaking a rule that has a stated repair: reject it (to the "
         "rejects file) or repair it (kept, fixed, and recorded with action=repaired); repeatable, the variable "
@@ -117,13 +127,10 @@ SETTING_OPTIONS = {
         help="With --engine spark: the Spark master to start (local[N], spark://HOST:PORT, yarn, k8s://...); "
         "under spark-submit, its --master is used unless this is given.",
     ),
-    "spark_conf": click.option(
+    "spark_conf": _repeated(
         "--spark-conf",
         "spark_conf",
         type=SparkConfType(),
-        multiple=True,
-        envvar=ENVIRONMENT["spark_conf"],
-        show_envvar=True,
         help="With --engine spark: a Spark setting KEY=VALUE over the local defaults (docs/spark.md); "
         "repeatable, the variable holds several separated by spaces.",
     ),
@@ -484,7 +491,7 @@ def main() -> None:
     """Entry point: every failure becomes one line on stderr and a non-zero exit."""
     try:
         defaults = Settings.defaults(Path.cwd())
-        if "PYSPARK_GATEWAY_PORT" in os.environ:
+        if SPARK_SUBMIT_GATEWAY in os.environ:
             # Started by spark-submit (which hands its JVM to Python this way): the master is the
             # one spark-submit was given, unless --spark-master or its variable says otherwise.
             defaults = replace(defaults, spark_master=None)

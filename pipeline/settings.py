@@ -18,6 +18,7 @@ DEFAULT_CAPACITY = 200  # accounts queued per run: what a small review team clea
 DEFAULT_REJECT_LIMIT = 0.01  # largest share of a table that may break the contract
 ENGINES = ("local", "spark")  # who runs the features and the scoring (docs/spark.md)
 DEFAULT_SPARK_MASTER = "local[*]"  # Spark in this process, one worker thread per core
+SPARK_SUBMIT_GATEWAY = "PYSPARK_GATEWAY_PORT"  # set by spark-submit, which hands its JVM to Python
 
 # The environment variable of each setting. MLflow's own variable selects the tracking store,
 # as everywhere in MLflow.

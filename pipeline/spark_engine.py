@@ -48,7 +48,6 @@ from functools import partial
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-import mlflow.pyfunc
 import polars as pl
 import pyarrow as pa
 from pyspark.errors import AnalysisException
@@ -518,8 +517,7 @@ class SparkNight:
     def score(self, champion: RegisteredModel) -> pl.DataFrame:
         """account_id, score of every active account: the champion's registered version
         (``pipeline.registry.AbuseScorer``) as an MLflow Spark UDF in this environment."""
-        uri = registry.version_uri(champion.version)
-        udf = mlflow.pyfunc.spark_udf(self.spark, uri, result_type="double", env_manager="local")
+        udf = registry.spark_scorer(self.spark, champion.version)
         scored = self.active.frame.select("account_id", udf(F.struct(*champion.names)).alias("score"))
         return collect(Part(scored, {"account_id": pl.String, "score": pl.Float64}))
 

@@ -47,55 +47,48 @@ class Part:
 # -- types -------------------------------------------------------------------------------------
 
 _INTEGERS = (pl.Int8, pl.Int16, pl.Int32, pl.Int64, pl.UInt8, pl.UInt16, pl.UInt32)
+# polars type -> (the Spark type that carries it, the Arrow type Spark sends and expects for it)
+_SCALARS = [
+    (pl.String, T.StringType(), pa.string()),
+    (pl.Boolean, T.BooleanType(), pa.bool_()),
+    (pl.Float64, T.DoubleType(), pa.float64()),
+    (pl.Float32, T.FloatType(), pa.float32()),
+    *((i, T.LongType(), pa.int64()) for i in _INTEGERS),  # Spark has no unsigned integers: all widen to long
+    (pl.Date, T.DateType(), pa.date32()),
+]
+
+
+def _types(dtype: pl.DataType) -> tuple[T.DataType, pa.DataType]:
+    """The Spark type carrying a polars type, and the Arrow type of it Spark exchanges with
+    Python (instants: microseconds, session time zone UTC)."""
+    for scalar, spark, arrow in _SCALARS:
+        if dtype == scalar:
+            return spark, arrow
+    if isinstance(dtype, pl.Datetime):
+        if dtype.time_zone not in ("UTC", None) or dtype.time_unit != "us":
+            raise TypeError(f"no Spark type for {dtype}: instants are Datetime('us', 'UTC')")
+        spark = T.TimestampType() if dtype.time_zone else T.TimestampNTZType()
+        return spark, pa.timestamp("us", tz=dtype.time_zone)
+    if isinstance(dtype, pl.List):
+        spark, arrow = _types(dtype.inner)
+        return T.ArrayType(spark), pa.list_(arrow)
+    if isinstance(dtype, pl.Struct):
+        fields = [(f.name, *_types(f.dtype)) for f in dtype.fields]
+        return (
+            T.StructType([T.StructField(name, spark) for name, spark, _ in fields]),
+            pa.struct([pa.field(name, arrow) for name, _, arrow in fields]),
+        )
+    raise TypeError(f"no Spark type for the polars type {dtype}")
 
 
 def spark_type(dtype: pl.DataType) -> T.DataType:
     """The Spark type that carries a polars type (integers widen to long)."""
-    if dtype == pl.String:
-        return T.StringType()
-    if dtype == pl.Boolean:
-        return T.BooleanType()
-    if dtype == pl.Float64:
-        return T.DoubleType()
-    if dtype == pl.Float32:
-        return T.FloatType()
-    if any(dtype == i for i in _INTEGERS):
-        return T.LongType()
-    if dtype == pl.Date:
-        return T.DateType()
-    if isinstance(dtype, pl.Datetime):
-        if dtype.time_zone not in ("UTC", None) or dtype.time_unit != "us":
-            raise TypeError(f"no Spark type for {dtype}: instants are Datetime('us', 'UTC')")
-        return T.TimestampType() if dtype.time_zone else T.TimestampNTZType()
-    if isinstance(dtype, pl.List):
-        return T.ArrayType(spark_type(dtype.inner))
-    if isinstance(dtype, pl.Struct):
-        return T.StructType([T.StructField(f.name, spark_type(f.dtype)) for f in dtype.fields])
-    raise TypeError(f"no Spark type for the polars type {dtype}")
+    return _types(dtype)[0]
 
 
 def arrow_type(dtype: pl.DataType) -> pa.DataType:
     """The Arrow type Spark sends and expects for `spark_type(dtype)` (session time zone UTC)."""
-    if dtype == pl.String:
-        return pa.string()
-    if dtype == pl.Boolean:
-        return pa.bool_()
-    if dtype == pl.Float64:
-        return pa.float64()
-    if dtype == pl.Float32:
-        return pa.float32()
-    if any(dtype == i for i in _INTEGERS):
-        return pa.int64()
-    if dtype == pl.Date:
-        return pa.date32()
-    if isinstance(dtype, pl.Datetime):
-        spark_type(dtype)  # the same refusals
-        return pa.timestamp("us", tz=dtype.time_zone)
-    if isinstance(dtype, pl.List):
-        return pa.list_(arrow_type(dtype.inner))
-    if isinstance(dtype, pl.Struct):
-        return pa.struct([pa.field(f.name, arrow_type(f.dtype)) for f in dtype.fields])
-    raise TypeError(f"no Spark type for the polars type {dtype}")
+    return _types(dtype)[1]
 
 
 def spark_schema(schema: Schema) -> T.StructType:
