@@ -28,10 +28,10 @@ The context tables are small: they are collected and sent to every per-account g
 function (a broadcast). Each step's output is written to the staging area and read back
 (`Staging.keep`), so no step is computed twice and plans stay short.
 
-Inputs are Parquet (one directory or file per table, partitioned or not) at a local path or
-any URI Spark reads (``s3a://``, ``abfss://``, ``gs://``, ``hdfs://``, ``file://``): `read_tables`.
-The commands validate the snapshot on the driver first (``pipeline.snapshot``) and stage the
-valid rows (`Staging.put`); docs/spark.md says what runs where.
+Inputs: the commands validate the snapshot on the driver first (``pipeline.snapshot``: one
+Parquet file or a directory of partitioned part files per table), then stage the valid rows where
+the executors read them, a local directory or any URI Spark writes (``s3a://``, ``abfss://``,
+``gs://``, ``hdfs://``, ``file://``): `Staging.put`. docs/spark.md says what runs where.
 """
 
 from __future__ import annotations
@@ -50,7 +50,6 @@ from urllib.parse import unquote, urlparse
 
 import polars as pl
 import pyarrow as pa
-from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -173,31 +172,6 @@ class Staging:
 
 
 # -- inputs -------------------------------------------------------------------------------------
-
-
-def read_tables(spark: SparkSession, location: str) -> Tables:
-    """The contract tables under `location` (a directory or URI holding NAME/ or NAME.parquet
-    per table, partitioned Parquet or single files), contract columns with contract types;
-    an absent optional table is None. The rows must be valid (``pipeline.snapshot``)."""
-    tables: Tables = {}
-    for name in TABLE_NAMES:
-        tables[name] = None
-        for where in (f"{location.rstrip('/')}/{name}", f"{location.rstrip('/')}/{name}.parquet"):
-            try:
-                frame = spark.read.parquet(where)
-            except AnalysisException as exc:
-                if "PATH_NOT_FOUND" in str(exc) or "does not exist" in str(exc):
-                    continue
-                raise
-            tables[name] = _contract_part(name, frame)
-            break
-    return tables
-
-
-def _contract_part(name: str, frame: DataFrame) -> Part:
-    schema = dict(polars_schema(name))
-    columns = [F.col(c).cast(spark_schema({c: t})[c].dataType).alias(c) for c, t in schema.items()]
-    return Part(frame.select(*columns), schema)
 
 
 def stage_snapshot(staging: Staging, snapshot: Snapshot, labels: pl.DataFrame | None) -> Tables:
