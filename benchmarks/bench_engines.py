@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -66,11 +67,18 @@ def _sample(root: int) -> dict[str, float]:
     return found
 
 
-def measure_tree(command: list[str]) -> dict:
-    """Run `command`; wall seconds, the kernel's largest single-process peak, and the sampled
-    peaks of each role and of the whole tree (GiB). Raises if it fails."""
+def measure_tree(command: list[str], log: Path) -> dict:
+    """Run `command`, its progress into `log`; wall seconds, the kernel's largest single-process
+    peak, the sampled peaks of each role and of the whole tree (GiB), and the seconds of each
+    stage the command logged. Raises if it fails."""
     start = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    with log.open("w") as progress:
+        process = subprocess.Popen(command, stdout=progress, stderr=subprocess.PIPE, text=True)
+        return _watched(process, start, log)
+
+
+def _watched(process: subprocess.Popen, start: float, log: Path) -> dict:
+    """`measure_tree`'s figures of the running `process`, sampled until it ends."""
     peaks: dict[str, float] = {}
     while True:
         pid, status, usage = os.wait4(process.pid, os.WNOHANG)
@@ -82,13 +90,21 @@ def measure_tree(command: list[str]) -> dict:
         time.sleep(SAMPLE)
     seconds = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{' '.join(command)} failed: {process.stderr.read().strip()}")
+        raise SystemExit(f"{' '.join(process.args)} failed: {process.stderr.read().strip()}")
     return {
         "seconds": round(seconds, 1),
         "load_1min_after": round(os.getloadavg()[0], 1),  # other work on the machine slows every figure
         "largest_process_gib": round(usage.ru_maxrss / 2**20, 2),
         **{f"peak_{role}_gib": round(gib, 2) for role, gib in sorted(peaks.items())},
+        "stages": _stages(log.read_text()),
     }
+
+
+def _stages(progress: str) -> dict[str, float]:
+    """Seconds per stage, from the command's progress lines ("<stage> done in <s> s")."""
+    found = re.findall(r" INFO (.+?) done in ([0-9.]+) s$", progress, flags=re.MULTILINE)
+    wanted = lambda name: name in ("validate", "features", "write") or name.startswith("spark: ")
+    return {name: float(seconds) for name, seconds in found if wanted(name)}
 
 
 def main(sizes: list[int], engines: tuple[str, ...] = ("local", "spark")) -> None:
@@ -100,7 +116,8 @@ def main(sizes: list[int], engines: tuple[str, ...] = ("local", "spark")) -> Non
             out = OUT / f"engines_{accounts}_{engine}.parquet"
             command = [CLI, "features", "--data", str(data), "--as-of", AS_OF, "--out", str(out), "--engine", engine]
             before = {"load_1min_before": round(os.getloadavg()[0], 1)}
-            rows.append({"accounts": accounts, "orders": orders, "engine": engine, **before, **measure_tree(command)})
+            figures = measure_tree(command, out.with_suffix(".log"))
+            rows.append({"accounts": accounts, "orders": orders, "engine": engine, **before, **figures})
             print(rows[-1], flush=True)
             # After each run, so that a long series keeps what it measured; sizes measured by an
             # earlier invocation stay in the file.

@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 import math
 import os
-import shutil
 import subprocess
 import sys
 from importlib import resources
@@ -27,7 +26,7 @@ from pyspark.java_gateway import launch_gateway
 from pyspark.sql import SparkSession
 
 from pipeline.errors import ConfigError
-from pipeline.settings import SPARK_SUBMIT_GATEWAY, SparkSettings
+from pipeline.settings import SparkSettings
 
 log = logging.getLogger("buyer_abuse")
 
@@ -42,20 +41,11 @@ LOCAL_DEFAULTS = {
 LOG_CONFIG = "spark-log4j2.properties"  # beside this module; Spark's log on stdout
 ROWS_PER_PARTITION = 1_000_000  # input rows per shuffle partition (and per feature group)
 PARTITIONS = "spark.sql.shuffle.partitions"
-JAVA_HINT = "install a Java 17 runtime (Debian: openjdk-17-jre-headless) or set JAVA_HOME"
+JAVA_HINT = "$JAVA_HOME/bin/java, else java on the PATH; Debian: apt-get install openjdk-17-jre-headless"
 
 
 def is_local(master: str | None) -> bool:
     return master is not None and master.startswith("local")
-
-
-def java_missing() -> str | None:
-    """Why Spark's launcher would find no Java, or None: it runs $JAVA_HOME/bin/java when
-    JAVA_HOME is set, else the first `java` on the PATH."""
-    home = os.environ.get("JAVA_HOME")
-    if home:
-        return None if os.access(os.path.join(home, "bin", "java"), os.X_OK) else f"JAVA_HOME={home} has no bin/java"
-    return None if shutil.which("java") else "no `java` on the PATH"
 
 
 def session(settings: SparkSettings) -> SparkSession:
@@ -71,9 +61,6 @@ def session(settings: SparkSettings) -> SparkSession:
             except PySparkException:  # a static setting of a session already started: it stays
                 log.debug("spark setting %s is fixed for the running session", key)
         return active
-    missing = None if SPARK_SUBMIT_GATEWAY in os.environ else java_missing()  # spark-submit started the JVM already
-    if missing:
-        raise ConfigError(f"Spark needs Java 17 and finds none ({missing}): {JAVA_HINT}")
     conf = SparkConf(loadDefaults=False).setAppName(APP_NAME)
     if settings.master is not None:
         conf.setMaster(settings.master)
@@ -96,6 +83,10 @@ def session(settings: SparkSettings) -> SparkSession:
         spark = SparkSession.builder.getOrCreate()
     except Exception as exc:  # the JVM did not start: say why in one line
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        if "JAVA_GATEWAY_EXITED" in str(exc):
+            # Spark's launcher runs $JAVA_HOME/bin/java, else `java` on the PATH, and exits at once
+            # without one (its own words are on stdout); a missing Java is by far the usual cause.
+            first = f"Spark's launcher exited before Spark started: Spark needs Java 17 ({JAVA_HINT})"
         raise ConfigError(f"Spark could not start (master {settings.master or 'from spark-submit'}): {first}") from None
     log.info(
         "spark %s, master %s, %d cores", spark.version, spark.sparkContext.master, spark.sparkContext.defaultParallelism

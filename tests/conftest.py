@@ -129,11 +129,12 @@ def spark():
         from pipeline import spark_session
     except ImportError:
         unavailable("PySpark is not installed (the spark extra: pip install -e '.[spark]'; scripts/setup does)")
+    from pipeline.errors import ConfigError
     from pipeline.settings import SparkSettings
 
-    missing = spark_session.java_missing()
-    if missing:
-        unavailable(f"Spark needs Java 17 ({missing})")
-    session = spark_session.session(SparkSettings(master="local[2]", conf=SPARK_TEST_CONF))
+    try:
+        session = spark_session.session(SparkSettings(master="local[2]", conf=SPARK_TEST_CONF))
+    except ConfigError as exc:  # no Java, most often: the engine's one line says so
+        unavailable(str(exc))
     yield session
     session.stop()
