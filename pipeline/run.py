@@ -34,7 +34,7 @@ from models.population import LOOKBACK
 from models.queue import ranked, review_queue
 from pipeline import files, preflight, registry, review_db, rundirs
 from pipeline.drift import nightly_drift, top_features
-from pipeline.engine import open_engine
+from pipeline.engine import open_engine, unknown_families
 from pipeline.errors import ConfigError, InputError, PipelineError, RejectLimitExceeded, RunLocked, UsageError
 from pipeline.progress import Stages
 from pipeline.settings import Settings
@@ -131,7 +131,8 @@ def _scored_batch(data, as_of, settings, engine, stages, owner, executor, champi
             "ring_id",
             model_version=pl.lit(champion.label),
             reasons=pl.Series(
-                reasons(champion.model, flagged, population, champion.names, contrib=contrib), dtype=pl.String
+                reasons(champion.model, flagged, population, champion.names, as_of=as_of, contrib=contrib),
+                dtype=pl.String,
             ),
         )
         drifting = top_features(champion.model, champion.names, DRIFT_FEATURES)
@@ -150,11 +151,15 @@ def _scored_batch(data, as_of, settings, engine, stages, owner, executor, champi
             "model": champion.label,
             "review_db": engine.url.render_as_string(hide_password=True),
             "inputs": summarize(loaded),
+            "unknown_families": unknown_families(snap, as_of),
             "accounts": night.accounts,
             "scored": scores.height,
             "capacity": settings.capacity,
             "queued": int((queue["rank"] <= settings.capacity).sum()),
             "kept_for_analysts": int((queue["rank"] > settings.capacity).sum()),
+            "queued_sharing_a_score": int(
+                queue.filter(pl.col("rank") <= settings.capacity)["score"].is_duplicated().sum()
+            ),
             "already_confirmed_excluded": excluded,
             "score_quantiles": _quantiles(scores["score"]),
             "largest_rings": _largest_rings(watched, queued),
