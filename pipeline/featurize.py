@@ -7,8 +7,8 @@ the per-account families run one hash bucket of accounts at a time. The table is
 aggregations (docs/benchmarks.md).
 
 With ``engine="spark"`` the validated tables are spilled the same way and the features are
-built on Spark (``pipeline.spark_engine``); the table is written as a Parquet dataset (a
-directory of part files in account_id order), which every Parquet reader reads as one table.
+built on Spark (``pipeline.spark_engine``); the driver writes the table to the same one
+Parquet file, a part of it at a time.
 """
 
 from __future__ import annotations

@@ -50,6 +50,7 @@ from urllib.parse import unquote, urlparse
 
 import polars as pl
 import pyarrow as pa
+import pyarrow.parquet as pq
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -72,6 +73,7 @@ from pipeline.spark_frames import (
     Part,
     Schema,
     Tagged,
+    arrow_schema,
     collect,
     empty,
     grouped_map,
@@ -443,27 +445,36 @@ def spark_features(settings: SparkSettings) -> Iterator[SparkFeatures]:
 
 
 def download(staging: Staging, part: Part, out: Path) -> None:
-    """A kept table (`Staging.keep`) as a Parquet dataset directory `out` on the driver's disk:
-    its part files, in name order (for the feature table, account_id order). polars, pandas,
-    pyarrow and Spark read such a directory as one table. Replaces `out` whole."""
-    source = part.frame.inputFiles()
-    partial_dir = out.with_name(f".{out.name}.partial")
-    shutil.rmtree(partial_dir, ignore_errors=True)
-    partial_dir.mkdir(parents=True)
-    for i, uri in enumerate(sorted(source)):
-        target = partial_dir / f"part-{i:05d}.parquet"
-        if uri.startswith("file:"):
-            shutil.copyfile(Path(unquote(urlparse(uri).path)), target)
-        else:  # through Hadoop's file system API, which knows every scheme Spark does
-            jvm = staging.spark._jvm  # type: ignore[attr-defined]
-            src = jvm.org.apache.hadoop.fs.Path(uri)
-            dst = jvm.org.apache.hadoop.fs.Path(target.as_uri())
-            src.getFileSystem(staging.spark._jsc.hadoopConfiguration()).copyToLocalFile(False, src, dst, True)  # type: ignore[attr-defined]
-    if out.is_dir():
-        shutil.rmtree(out)
-    elif out.exists():
-        out.unlink()
-    partial_dir.rename(out)
+    """A kept table (`Staging.keep`) as one Parquet file `out` on the driver's disk, as the
+    local engine writes it: its part files in name order (for the feature table, account_id
+    order), one row group or more each, so that the driver holds one part at a time. Written
+    under a temporary name and renamed into place when complete."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_name(f".{out.name}.partial")
+    with tempfile.TemporaryDirectory(prefix=f".{out.name}.parts-", dir=out.parent) as fetched:
+        writer = None
+        try:
+            for i, uri in enumerate(sorted(part.frame.inputFiles())):
+                table = pq.read_table(_local_copy(staging, uri, Path(fetched) / f"part-{i:05d}.parquet"))
+                writer = writer or pq.ParquetWriter(partial, table.schema)
+                writer.write_table(table)
+            if writer is None:  # no rows: an empty table of the schema
+                pq.write_table(arrow_schema(part.schema).empty_table(), partial)
+        finally:
+            if writer is not None:
+                writer.close()
+    partial.replace(out)
+
+
+def _local_copy(staging: Staging, uri: str, target: Path) -> Path:
+    """A part file of the staging area on the driver's disk: itself when local, else a copy."""
+    if uri.startswith("file:"):
+        return Path(unquote(urlparse(uri).path))
+    # Through Hadoop's file system API, which knows every scheme Spark does.
+    jvm = staging.spark._jvm  # type: ignore[attr-defined]
+    src, dst = jvm.org.apache.hadoop.fs.Path(uri), jvm.org.apache.hadoop.fs.Path(target.as_uri())
+    src.getFileSystem(staging.spark._jsc.hadoopConfiguration()).copyToLocalFile(False, src, dst, True)  # type: ignore[attr-defined]
+    return target
 
 
 # -- the nightly run ------------------------------------------------------------------------------
