@@ -132,6 +132,7 @@ SETTING_OPTIONS = {
         "--spark-conf",
         "spark_conf",
         type=SparkConfType(),
+        show_default="none: the local defaults (docs/spark.md), or spark-submit's",
         help="With --engine spark: a Spark setting KEY=VALUE over the local defaults (docs/spark.md); "
         "repeatable, the variable holds several separated by spaces.",
     ),
