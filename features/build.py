@@ -11,7 +11,9 @@ The table is made in three steps, each a pure function of frames and the instant
 3. ``assemble``: the steps that pool every account again (entity sharing, rings, label-derived
    figures), and the final table.
 
-``build_features`` runs the three in one process. ``pipeline.engine`` runs step 2 by buckets.
+``build_features`` runs the three in one process. ``pipeline.engine`` runs step 2 by buckets;
+``pipeline.spark_engine`` runs every step on Spark, calling these same family functions on the
+rows of each group of keys (accounts, entities, rings, regions...).
 Nothing known only after ``t`` can reach a column: every table is first cut with
 ``features.time.known_at`` (``point_in_time``).
 """
@@ -90,16 +92,25 @@ def assemble(view: dict[str, pl.LazyFrame | None], accounts: pl.DataFrame, per_a
     strong = ring_links(links, stats)
     ring = rings(ring_membership(accounts, strong), facts, links, strong)
     del facts, stats, links
+    return feature_table(account(accounts, t), per_account, sharing, ring, present_sources(view))
+
+
+def feature_table(
+    account_part: pl.DataFrame, per_account: pl.DataFrame, sharing: pl.DataFrame, ring: pl.DataFrame, known: set[str]
+) -> pl.DataFrame:
+    """The final table from the parts, each keyed by account_id: one row per row of
+    `account_part` (``features.account.account``), account_id, ring_id and every catalogue
+    column (Float64) with its fill, null where a source it needs is not in `known`
+    (``features.sources.present_sources``), sorted by account_id. Row-wise per account, so an
+    engine may run it on any partition of the accounts."""
     # One lazy plan for the final table, so the joins, casts and fills do not each copy a
     # million-row, two-hundred-column frame.
     table = (
-        account(accounts, t)
-        .lazy()
+        account_part.lazy()
         .join(per_account.lazy(), on="account_id", how="left")
         .join(sharing.lazy(), on="account_id", how="left")
         .join(ring.lazy(), on="account_id", how="left")
     )
-    known = present_sources(view)
     return table.select(*KEY_COLUMNS, *(_column(f, known) for f in catalogue())).sort("account_id").collect()
 
 

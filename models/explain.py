@@ -22,6 +22,7 @@ from models.estimator import AbuseClassifier, feature_frame
 
 SPARE_REASONS = 3  # contributions looked at beyond `top`, in case some values are merely typical
 TYPICAL = (40.0, 60.0)  # percentiles of a value too ordinary to be shown as a reason
+SAME_VALUE = 1e-9  # relative difference below which two feature values are one (engines' rounding)
 WINDOW_TEXT = {
     "1d": "last day",
     "7d": "last 7 days",
@@ -38,11 +39,25 @@ def contributions(model: AbuseClassifier, flagged: pl.DataFrame, names: list[str
     return model.contributions(feature_frame(flagged, names))[:, :-1]
 
 
+def _tolerance(value: float) -> float:
+    return SAME_VALUE * max(1.0, abs(value))
+
+
+def _same(a: float, b: float) -> bool:
+    """Equal up to SAME_VALUE (see `percentile_of`); never for a missing value."""
+    return bool(abs(a - b) <= _tolerance(a))
+
+
 def percentile_of(population: np.ndarray, value: float) -> float:
     """Where `value` sits in `population`: the share of its (non-missing) values at or below
-    `value`, in percent. The one percentile rule of reasons and of the analysts' API."""
+    `value`, in percent. The one percentile rule of reasons and of the analysts' API.
+
+    "At" is up to a relative SAME_VALUE: a sum of the same amounts added in another order (as
+    another engine's partitions add them) may differ in its last bits, and must not move an
+    account past its equals."""
     values = np.sort(population[~np.isnan(population)])
-    return 100.0 * np.searchsorted(values, value, side="right") / max(len(values), 1)
+    at_most = value + _tolerance(value)
+    return 100.0 * np.searchsorted(values, at_most, side="right") / max(len(values), 1)
 
 
 def _shown(value: float, unit: Unit) -> str:
@@ -121,6 +136,21 @@ def ring_evidence(row: dict) -> dict | None:
     }
 
 
+def _candidates(contrib: np.ndarray, top: int) -> np.ndarray:
+    """Per row, the indices of the features a reason may name, strongest contribution first."""
+    # The strongest positive contributions. A value equal to the population's median, or
+    # between its 40th and 60th percentiles, explains nothing to an analyst (it matters only
+    # through other features), so such candidates give way to the next; a few spares per row
+    # are looked up for that.
+    return np.argsort(-contrib, axis=1)[:, : top + SPARE_REASONS]
+
+
+def reason_columns(contrib: np.ndarray, names: list[str], top: int = 3) -> list[str]:
+    """The feature columns of the population that `reasons` reads for rows with these
+    contributions: an engine that keeps the population elsewhere fetches only those."""
+    return [names[i] for i in sorted(set(_candidates(contrib, top).ravel().tolist()))]
+
+
 def reasons(
     model: AbuseClassifier,
     flagged: pl.DataFrame,
@@ -128,20 +158,19 @@ def reasons(
     names: list[str],
     top: int = 3,
     as_of: date | None = None,
+    contrib: np.ndarray | None = None,
 ) -> list[str]:
     """One JSON list per flagged row: of the features pushing its score up most, the `top` whose
     value is known and not merely typical, the most extreme (farthest from the population's
     median percentile) first, each with value, contribution, population percentile and text,
-    then the ring evidence if any. Texts name the run's date `as_of` where the catalogue says t."""
+    then the ring evidence if any. Texts name the run's date `as_of` where the catalogue says t.
+    `population` needs only the `reason_columns`; `contrib` (``contributions`` of `flagged`)
+    is computed when not given."""
     day = as_of.isoformat() if as_of is not None else "the run's date"
     if flagged.is_empty():
         return []
-    contrib = contributions(model, flagged, names)
-    # Candidates: the strongest positive contributions. A value equal to the population's
-    # median, or between its 40th and 60th percentiles, explains nothing to an analyst (it
-    # matters only through other features), so such candidates give way to the next; a few
-    # spares per row are looked up for that.
-    best = np.argsort(-contrib, axis=1)[:, : top + SPARE_REASONS]
+    contrib = contributions(model, flagged, names) if contrib is None else contrib
+    best = _candidates(contrib, top)
     used = sorted(set(best.ravel().tolist()))
     pops = {i: population[names[i]].cast(pl.Float64).to_numpy() for i in used}
     medians = {i: float(np.nanmedian(pops[i])) if np.isfinite(pops[i]).any() else float("nan") for i in used}
@@ -155,7 +184,7 @@ def reasons(
             if not np.isfinite(value):
                 continue  # an unknown value is never cited: it says nothing about the account
             pct = percentile_of(pops[i], value)
-            if value == medians[i] or TYPICAL[0] <= pct <= TYPICAL[1]:
+            if _same(value, medians[i]) or TYPICAL[0] <= pct <= TYPICAL[1]:
                 continue
             items.append(
                 {

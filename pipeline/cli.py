@@ -16,7 +16,7 @@ from contract.values import REVIEW_STATUSES, RuleAction
 from features.time import as_of_day
 from pipeline.errors import EX_INTERRUPTED, EX_SOFTWARE, EX_USAGE, PipelineError, RejectLimitExceeded
 from pipeline.progress import configure_logging
-from pipeline.settings import ENVIRONMENT, Settings
+from pipeline.settings import ENGINES, ENVIRONMENT, SPARK_SUBMIT_GATEWAY, Settings
 from simulator.params import DELAY_TAILS, LABEL_PROCESSES
 
 DIR = click.Path(path_type=Path, file_okay=False)
@@ -37,15 +37,26 @@ class Day(click.ParamType):
 DAY = Day()
 
 
-class RuleActionType(click.ParamType):
+class PairType(click.ParamType):
+    """NAME=VALUE on the command line or in a variable, as a (name, value) pair (`pair`);
+    click passes the defaults, already pairs, through `convert` too."""
+
+    def convert(self, value, param, ctx) -> tuple:
+        if isinstance(value, tuple):
+            return value
+        name, sep, setting = str(value).partition("=")
+        return self.pair(name, sep, setting, value, param, ctx)
+
+    def pair(self, name: str, sep: str, setting: str, value, param, ctx) -> tuple:
+        raise NotImplementedError
+
+
+class RuleActionType(PairType):
     """RULE=ACTION: a repairable validation rule (contract.tables.REPAIRS) and reject or repair."""
 
     name = "RULE=ACTION"
 
-    def convert(self, value, param, ctx) -> tuple[str, RuleAction]:
-        if isinstance(value, tuple):
-            return value
-        rule, _, action = str(value).partition("=")
+    def pair(self, rule: str, sep: str, action: str, value, param, ctx) -> tuple[str, RuleAction]:
         if rule not in REPAIRS:
             self.fail(f"{rule!r} is not a rule with a stated repair; use one of {', '.join(REPAIRS)}", param, ctx)
         try:
@@ -54,12 +65,28 @@ class RuleActionType(click.ParamType):
             self.fail(f"{value!r}: the action is one of {', '.join(RuleAction)}", param, ctx)
 
 
+class SparkConfType(PairType):
+    """KEY=VALUE: one Spark setting (e.g. spark.executor.memory=8g)."""
+
+    name = "KEY=VALUE"
+
+    def pair(self, key: str, sep: str, setting: str, value, param, ctx) -> tuple[str, str]:
+        if not sep or not key.strip():
+            self.fail(f"{value!r} is not KEY=VALUE (e.g. spark.executor.memory=8g)", param, ctx)
+        return key.strip(), setting
+
+
 def _setting(*names: str, **kwargs):
     """An option for a setting: option, else its environment variable, else the default. The
     default is the one of the working directory the command runs in (`main` passes them in
     click's default map), and --help shows it."""
     setting = kwargs.pop("setting")
     return click.option(*names, setting, envvar=ENVIRONMENT[setting], show_default=True, show_envvar=True, **kwargs)
+
+
+def _repeated(option: str, setting: str, **kwargs):
+    """A repeatable option for a setting made of pairs; its variable holds several, separated by spaces."""
+    return click.option(option, setting, multiple=True, envvar=ENVIRONMENT[setting], show_envvar=True, **kwargs)
 
 
 SETTING_OPTIONS = {
@@ -80,19 +107,47 @@ SETTING_OPTIONS = {
         type=click.FloatRange(0, 1),
         help="Largest share of any table that may be rejected before the run stops.",
     ),
-    "rule_actions": click.option(
+    "rule_actions": _repeated(
         "--rule-action",
         "rule_actions",
         type=RuleActionType(),
-        multiple=True,
-        envvar=ENVIRONMENT["rule_actions"],
-        show_envvar=True,
         show_default=" ".join(f"{rule}={action}" for rule, action in default_actions().items()),
         help="What validation does with a row breaking a rule that has a stated repair: reject it (to the "
         "rejects file) or repair it (kept, fixed, and recorded with action=repaired); repeatable, the variable "
         "holds several separated by spaces; rules not named keep their default (docs/data_contract.md).",
     ),
+    "engine": _setting(
+        "--engine",
+        setting="engine",
+        type=click.Choice(ENGINES),
+        help="Who builds the features and scores: this process, or Apache Spark (the spark extra; docs/spark.md).",
+    ),
+    "spark_master": _setting(
+        "--spark-master",
+        setting="spark_master",
+        help="With --engine spark: the Spark master to start (local[N], spark://HOST:PORT, yarn, k8s://...); "
+        "under spark-submit, its --master is used unless this is given.",
+    ),
+    "spark_conf": _repeated(
+        "--spark-conf",
+        "spark_conf",
+        type=SparkConfType(),
+        show_default="none: the local defaults (docs/spark.md), or spark-submit's",
+        help="With --engine spark: a Spark setting KEY=VALUE over the local defaults (docs/spark.md); "
+        "repeatable, the variable holds several separated by spaces.",
+    ),
+    "spark_staging": click.option(
+        "--spark-staging",
+        "spark_staging",
+        envvar=ENVIRONMENT["spark_staging"],
+        show_envvar=True,
+        show_default="a temporary local directory",
+        help="With --engine spark: where the validated tables and intermediate steps go, a directory or a URI "
+        "the executors can read (hdfs://, s3a://, abfss://, gs://, file://); a subdirectory of its own is "
+        "removed afterwards.",
+    ),
 }
+ENGINE_SETTINGS = ("engine", "spark_master", "spark_conf", "spark_staging")
 
 
 def settings(*names: str):
@@ -299,9 +354,9 @@ def validate(data: Path, out: Path, **options) -> None:
     type=click.IntRange(min=1),
     default=1,
     show_default=True,
-    help="Process accounts in this many hash buckets (bounded memory; same table).",
+    help="Process accounts in this many hash buckets (bounded memory; same table; local engine).",
 )
-@settings("reject_limit", "rule_actions")
+@settings("reject_limit", "rule_actions", *ENGINE_SETTINGS)
 def features(data: Path, as_of, out: Path, buckets: int, **options) -> None:
     """Build the account feature table as of the end of --as-of (one row per account)."""
     from pipeline.featurize import write_features
@@ -310,17 +365,27 @@ def features(data: Path, as_of, out: Path, buckets: int, **options) -> None:
     chosen = resolved(options)
     day_is_over(as_of)
     outputs_outside(data, out, out.with_name(f"{out.stem}.rejects.parquet"))
-    write_features(data, as_of, out, buckets=buckets, reject_limit=chosen.reject_limit, actions=chosen.actions)
+    write_features(
+        data,
+        as_of,
+        out,
+        buckets=buckets,
+        reject_limit=chosen.reject_limit,
+        actions=chosen.actions,
+        engine=chosen.engine,
+        spark=chosen.spark,
+    )
 
 
 @app.command()
 @data_option
 @as_of_option
-@settings("review_db", "tracking_uri", "reject_limit", "rule_actions")
+@settings("review_db", "tracking_uri", "reject_limit", "rule_actions", *ENGINE_SETTINGS)
 @click.pass_context
 def train(ctx: click.Context, data: Path, as_of, **options) -> None:
     """Train on labels (and analysts' verdicts) in force at --as-of; register; promote if better."""
     from pipeline import review_db as db
+    from pipeline.engine import check_engine
     from pipeline.preflight import day_is_over
     from pipeline.snapshot import check_snapshot
     from pipeline.train import train as train_model
@@ -328,6 +393,7 @@ def train(ctx: click.Context, data: Path, as_of, **options) -> None:
     chosen = resolved(options)
     day_is_over(as_of)
     check_snapshot(data)
+    check_engine(chosen.engine)
     # Analysts' verdicts are labels too: from the review database, unless it is the default
     # SQLite file and there is none yet (no run has written a queue).
     default_and_absent = (
@@ -361,7 +427,9 @@ def promote(tracking_uri: str, version: int, chosen_by: str, note: str | None) -
     click.echo(f"{registry.MODEL_NAME} version {version} is champion{was}")
 
 
-run_settings = settings("review_db", "tracking_uri", "capacity", "runs", "reject_limit", "rule_actions")
+run_settings = settings(
+    "review_db", "tracking_uri", "capacity", "runs", "reject_limit", "rule_actions", *ENGINE_SETTINGS
+)
 
 
 @app.command()
@@ -457,7 +525,12 @@ def verdict(review_db: str, account: str, as_of, status: str, reviewed_by: str, 
 def main() -> None:
     """Entry point: every failure becomes one line on stderr and a non-zero exit."""
     try:
-        defaults = default_map(Settings.defaults(Path.cwd()))
+        defaults = Settings.defaults(Path.cwd())
+        if SPARK_SUBMIT_GATEWAY in os.environ:
+            # Started by spark-submit (which hands its JVM to Python this way): the master is the
+            # one spark-submit was given, unless --spark-master or its variable says otherwise.
+            defaults = replace(defaults, spark_master=None)
+        defaults = default_map(defaults)
         code = app.main(prog_name="buyer-abuse", standalone_mode=False, default_map=defaults)
     except click.exceptions.Exit as exc:
         code = exc.exit_code

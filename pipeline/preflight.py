@@ -7,7 +7,8 @@ settings stops it in one line having created no file, directory, database or reg
 * no output lands inside the snapshot or on an input file;
 * the review database URL names a lasting database (``review_db.check_url``) and, for a
   command that only reads it, exists;
-* the model registry a run scores from exists (a missing SQLite store is not created).
+* the model registry a run scores from exists (a missing SQLite store is not created);
+* the engine asked for can run here (``--engine spark`` needs the ``spark`` extra).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from features.time import as_of_end
 from pipeline import registry, review_db
+from pipeline.engine import check_engine
 from pipeline.errors import UsageError
 from pipeline.settings import Settings
 from pipeline.snapshot import check_snapshot
@@ -53,3 +55,4 @@ def check_run(data: Path, as_of: date, settings: Settings, now: datetime | None 
     outputs_outside(data, settings.runs)
     review_db.check_url(settings.review_db)
     registry.check_store(settings.tracking_uri)
+    check_engine(settings.engine)

@@ -156,6 +156,24 @@ _SIGNATURE_TYPES = {
 }
 
 
+def spark_scorer(spark, version: str):
+    """Registered `version` (not an alias, which may move meanwhile) as an MLflow Spark UDF:
+    a struct of its feature columns in, the probability of abuse out (``AbuseScorer``).
+
+    The executors run it in their own Python environment (``env_manager="local"``), the one
+    docs/spark.md installs the project into; MLflow's advice to rebuild the training
+    environment with conda on every executor is therefore not logged."""
+    pyfunc_log = logging.getLogger("mlflow.pyfunc")
+    level = pyfunc_log.level
+    pyfunc_log.setLevel(logging.ERROR)
+    try:
+        with _mlflow_chatter_to_stdout():
+            uri = f"models:/{MODEL_NAME}/{version}"
+            return mlflow.pyfunc.spark_udf(spark, uri, result_type="double", env_manager="local")
+    finally:
+        pyfunc_log.setLevel(level)
+
+
 def load(uri: str, alias: str = CHAMPION) -> RegisteredModel:
     """`models:/buyer-abuse@<alias>` from the store `uri`, with its signature's columns."""
     check_store(uri)

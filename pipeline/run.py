@@ -29,14 +29,14 @@ from contract.outputs import SELLER_EXPOSURE
 from features.labels import confirmed_abusers
 from features.time import as_of_end
 from models.dataset import merge_labels
-from models.estimator import check_columns, predict
-from models.explain import reasons
-from models.population import LOOKBACK, is_active
+from models.estimator import check_columns
+from models.explain import contributions, reason_columns, reasons
+from models.population import LOOKBACK
 from models.queue import ranked, review_cut, review_queue
 from models.sellers import cancellations, seller_exposure, suspects, window_orders
 from pipeline import files, preflight, registry, review_db, rundirs
 from pipeline.drift import nightly_drift, top_features
-from pipeline.engine import build_local, unknown_families
+from pipeline.engine import open_engine, unknown_families
 from pipeline.errors import ConfigError, InputError, PipelineError, RejectLimitExceeded, RunLocked, UsageError
 from pipeline.progress import Stages
 from pipeline.settings import Settings
@@ -84,49 +84,66 @@ def run(data: Path, as_of: date, settings: Settings, *, now=None) -> dict:
 
 
 def _batch(data: Path, as_of: date, settings: Settings, engine, stages: Stages, owner: str | None = None) -> dict:
-    t = as_of_end(as_of)
     with stages("champion"):
         champion = registry.load(settings.tracking_uri, registry.CHAMPION)
+    with open_engine(settings.engine, settings.spark) as executor:
+        return _scored_batch(data, as_of, settings, engine, stages, owner, executor, champion)
+
+
+def _scored_batch(data, as_of, settings, engine, stages, owner, executor, champion) -> dict:
+    """The batch on `executor` (``pipeline.engine.open_engine``): the features and scores are
+    wherever the engine keeps them; the queue rule, reasons, drift and outputs run here on
+    what the engine hands back, the same code for every engine."""
+    t = as_of_end(as_of)
     with stages("validate"):
         try:
-            loaded = load_snapshot(data, reject_limit=settings.reject_limit, actions=settings.actions)
+            loaded = load_snapshot(
+                data, reject_limit=settings.reject_limit, actions=settings.actions, spill=executor.spill
+            )
         except RejectLimitExceeded as exc:  # the rejects say why: keep them beside the run directories
             stopped = rundirs.stopped_rejects(settings.runs, as_of)
             write_rejects(exc.rejects, stopped)
             raise RejectLimitExceeded(f"{exc} (rejects in {stopped})", exc.rejects) from None
         snap = loaded.snapshot
     with stages("features"):
-        labels = merge_labels(snap.labels, review_db.verdict_labels(engine, until=t))
-        features = build_local(snap, labels, as_of)
+        known = None if snap.labels is None else snap.labels.lazy().collect()
+        labels = merge_labels(known, review_db.verdict_labels(engine, until=t))
+        night = executor.night(snap, labels, as_of)
         try:
-            check_columns(features, champion.columns, champion.feature_set_version)
+            check_columns(night.empty, champion.columns, champion.feature_set_version)
         except ValueError as exc:
             raise ConfigError(f"{exc} (model {champion.label})") from None
     with stages("score"):
-        active = features.filter(is_active())
-        if active.is_empty():
+        scores = night.score(champion)
+        if scores.is_empty():
             raise InputError(
                 f"no account had an order or a payment attempt in the {LOOKBACK} before the end of {as_of} "
-                f"({features.height} accounts registered by then): is --as-of right?"
+                f"({night.accounts} accounts registered by then): is --as-of right?"
             )
-        score = pl.Series(predict(champion.model, active, champion.names), dtype=pl.Float64)
-        scores = ranked(active.select("account_id", score=score))
+        scores = ranked(scores)
         touched = review_db.touched_accounts(engine, as_of)
         queued, excluded = review_queue(scores, confirmed_abusers(labels, t), touched, settings.capacity)
-        flagged = queued.join(features, on="account_id").sort("rank")
+        flagged = queued.join(night.rows(queued["account_id"]), on="account_id").sort("rank")
+        contrib = contributions(champion.model, flagged, champion.names)
+        population = night.population(reason_columns(contrib, champion.names))
         queue = flagged.select(
             "account_id",
             "score",
             "rank",
             "ring_id",
             model_version=pl.lit(champion.label),
-            reasons=pl.Series(reasons(champion.model, flagged, active, champion.names, as_of=as_of), dtype=pl.String),
+            reasons=pl.Series(
+                reasons(champion.model, flagged, population, champion.names, as_of=as_of, contrib=contrib),
+                dtype=pl.String,
+            ),
         )
+        drifting = top_features(champion.model, champion.names, DRIFT_FEATURES)
+        watched = night.columns([*drifting, "ring_id"])
     with stages("sellers"):
         # The merchants' side: the cancellations the run's suspects caused, seller by seller.
         suspected = suspects(labels, queued["account_id"], scores, review_cut(queued, settings.capacity), t)
         window = window_orders(snap.orders, t)
-        cancels = cancellations(window, suspected, features.select("account_id", "ring_id"))
+        cancels = cancellations(window, suspected, watched.select("account_id", "ring_id"))
         exposure = seller_exposure(window, cancels)
 
     partial = rundirs.partial_dir(settings.runs, as_of)
@@ -134,7 +151,7 @@ def _batch(data: Path, as_of: date, settings: Settings, engine, stages: Stages, 
     partial.mkdir(parents=True)
     with stages("write outputs"):
         scores.write_parquet(partial / "scores.parquet")
-        features.write_parquet(partial / "features.parquet")
+        night.write(partial / "features.parquet")
         write_rejects(loaded.rejects, partial / "rejects.parquet")
         queue.write_parquet(partial / "queue.parquet")
         exposure.with_columns(as_of=pl.lit(as_of)).select(c.name for c in SELLER_EXPOSURE).write_parquet(
@@ -147,7 +164,7 @@ def _batch(data: Path, as_of: date, settings: Settings, engine, stages: Stages, 
             "review_db": engine.url.render_as_string(hide_password=True),
             "inputs": summarize(loaded),
             "unknown_families": unknown_families(snap, as_of),
-            "accounts": features.height,
+            "accounts": night.accounts,
             "scored": scores.height,
             "capacity": settings.capacity,
             "queued": int((queue["rank"] <= settings.capacity).sum()),
@@ -157,21 +174,14 @@ def _batch(data: Path, as_of: date, settings: Settings, engine, stages: Stages, 
             ),
             "already_confirmed_excluded": excluded,
             "score_quantiles": _quantiles(scores["score"]),
-            "largest_rings": _largest_rings(features, queued),
+            "largest_rings": _largest_rings(watched, queued),
             "sellers": {
                 "with_cancellations": exposure.height,
                 "with_abuse_driven_cancellations": int((exposure["abuse_cancels"] > 0).sum()),
                 "abuse_driven_cancellations": int(exposure["abuse_cancels"].sum()),
                 "suspects": suspected.height,
             },
-            "drift": nightly_drift(
-                settings.runs,
-                as_of,
-                scores,
-                features,
-                top_features(champion.model, champion.names, DRIFT_FEATURES),
-                partial,
-            ),
+            "drift": nightly_drift(settings.runs, as_of, scores, watched, drifting, partial),
             "seconds": stages.seconds,
         }
     # Everything that can fail on its own is done: only now does the review table change, and

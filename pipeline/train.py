@@ -36,7 +36,7 @@ from models.search import SearchConfig, search
 from models.shift import tenure_shift
 from models.unlabelled import downweighted
 from pipeline import registry
-from pipeline.engine import build_local, unknown_families
+from pipeline.engine import build_local, open_engine, unknown_families
 from pipeline.errors import InputError
 from pipeline.progress import Stages, track
 from pipeline.settings import Settings
@@ -80,13 +80,14 @@ class Outcome:
     plotted: pl.DataFrame | None  # the shortest backtest window, scored, for its plots
 
 
-def feature_snapshots(snapshot: Snapshot, labels: pl.DataFrame | None, times: list[datetime]) -> dict:
-    """Feature tables at each cut-off, with the naive baselines' inputs joined."""
+def feature_snapshots(
+    snapshot: Snapshot, labels: pl.DataFrame | None, times: list[datetime], build=build_local
+) -> dict:
+    """Feature tables at each cut-off (by `build`: an engine of ``pipeline.engine``), with the
+    naive baselines' inputs joined."""
     out = {}
     for at in track(times, "feature snapshots"):
-        out[at] = build_local(snapshot, labels, at).join(
-            baseline_scores(snapshot.orders, at), on="account_id", how="left"
-        )
+        out[at] = build(snapshot, labels, at).join(baseline_scores(snapshot.orders, at), on="account_id", how="left")
     return out
 
 
@@ -132,8 +133,8 @@ def train(
     labels = merge_labels(snapshot.labels, verdicts)
     times = cutoffs(t, training)
     names = feature_names()
-    with stages("feature snapshots"):
-        snaps = feature_snapshots(snapshot, labels, times)
+    with stages("feature snapshots"), open_engine(settings.engine, settings.spark) as build:
+        snaps = feature_snapshots(snapshot, labels, times, build)
     with stages("training set"):
         abusers = [] if labels is None else labels.filter(pl.col("label") == "abuse")["account_id"].unique().to_list()
         events = last_activity(snapshot, abusers)

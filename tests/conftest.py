@@ -107,3 +107,34 @@ def review_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
             conn.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
     finally:
         admin.dispose()
+
+
+# Spark in local mode for the engine's parity tests: two worker threads (the CI machine's cores)
+# and as many shuffle partitions, since the test markets are small.
+SPARK_TEST_CONF = (("spark.sql.shuffle.partitions", "2"),)
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """One real SparkSession (local[2]) for the whole test session, stopped at its end. Without
+    PySpark or Java the Spark tests skip saying why in one line, or fail where CI requires them
+    (BUYER_ABUSE_REQUIRE_SPARK=1)."""
+
+    def unavailable(reason: str) -> None:
+        if os.environ.get("BUYER_ABUSE_REQUIRE_SPARK") == "1":
+            pytest.fail(f"Spark required but unavailable: {reason}", pytrace=False)
+        pytest.skip(f"Spark unavailable: {reason}")
+
+    try:
+        from pipeline import spark_session
+    except ImportError:
+        unavailable("PySpark is not installed (the spark extra: pip install -e '.[spark]'; scripts/setup does)")
+    from pipeline.errors import ConfigError
+    from pipeline.settings import SparkSettings
+
+    try:
+        session = spark_session.session(SparkSettings(master="local[2]", conf=SPARK_TEST_CONF))
+    except ConfigError as exc:  # no Java, most often: the engine's one line says so
+        unavailable(str(exc))
+    yield session
+    session.stop()

@@ -1,8 +1,8 @@
 """Point-in-time correctness: features as of T never depend on anything that happened after T.
 
 The property: features computed as of T from the full snapshot equal those computed from the
-snapshot as it would have been exported at T. The truncation below is written independently of
-`features.time.known_at`, row by row, so that a shared mistake cannot hide.
+snapshot as it would have been exported at T. The truncation (tests/exports.py) is written independently
+of `features.time.known_at`, row by row, so that a shared mistake cannot hide.
 """
 
 from __future__ import annotations
@@ -11,41 +11,13 @@ from datetime import datetime, timedelta
 
 import polars as pl
 import pytest
+from exports import TABLES, exported_at
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from features.build import build_features
 from simulator import MarketConfig, simulate_market
-
-TABLES = ("accounts", "orders", "payment_attempts", "sessions", "labels")
-EVENT = {
-    "accounts": "created_at",
-    "orders": "placed_at",
-    "payment_attempts": "attempted_at",
-    "sessions": "started_at",
-    "labels": "decided_at",
-}
-STATES = ("paid_at", "shipped_at", "delivered_at", "cancelled_at")
-
-
-def exported_at(tables: dict[str, pl.DataFrame], t: datetime) -> dict[str, pl.DataFrame]:
-    """The snapshot an export taken at t would have produced, one row at a time."""
-    out = {}
-    for name in TABLES:
-        rows = [row for row in tables[name].iter_rows(named=True) if row[EVENT[name]] < t]
-        if name == "orders":
-            for row in rows:
-                for state in STATES:
-                    if row[state] is not None and row[state] >= t:
-                        row[state] = None
-                if row["cancelled_at"] is None:
-                    row["cancel_initiator"] = row["cancel_reason"] = None
-                if row["paid_at"] is None:
-                    row["payment_instrument_id"] = None
-        out[name] = pl.DataFrame(rows, schema=tables[name].schema)
-    return out
-
 
 _markets: dict[tuple[int, int, int], dict[str, pl.DataFrame]] = {}
 

@@ -12,7 +12,7 @@ import pytest
 
 from features.columns import Unit
 from models.estimator import AbuseClassifier
-from models.explain import _shown, contributions, reasons
+from models.explain import _shown, contributions, percentile_of, reasons
 
 NAMES = ["buyer_cancels_30d", "account_age_days", "ring_size"]
 
@@ -205,3 +205,12 @@ def test_a_merely_typical_value_gives_way_to_the_next_reason(model, population):
     shown = [item["feature"] for item in parse(reasons(model, row, all_new, NAMES)[0])]
     assert "account_age_days" not in shown and "buyer_cancels_30d" in shown
     assert "account_age_days" in [item["feature"] for item in parse(reasons(model, row, population, NAMES)[0])]
+
+
+def test_a_value_differing_only_in_its_last_bits_counts_as_equal_in_the_percentile():
+    # 0.1 + 0.2 and 0.3 are the same amount added in another order: one engine's sum must
+    # not rank an account above another engine's equal sum.
+    population = np.array([0.1, 0.3, 0.3, 0.9])
+
+    assert percentile_of(population, 0.1 + 0.2) == percentile_of(population, 0.3) == 75.0
+    assert percentile_of(population, 0.3 - 1e-6) == 25.0  # a real difference still counts

@@ -21,6 +21,7 @@ from filelock import FileLock
 from mlflow.tracking import MlflowClient
 from pandas.testing import assert_frame_equal
 
+import pipeline.engine
 import pipeline.registry
 import pipeline.run
 import pipeline.train
@@ -175,8 +176,8 @@ def check_reason_rules(reasons: list[dict], day: date) -> None:
     ids=["missing", "retyped"],
 )
 def test_a_feature_table_unlike_the_models_signature_is_refused(market, workdir, monkeypatch, change, reason):
-    real = pipeline.run.build_local
-    monkeypatch.setattr(pipeline.run, "build_local", lambda *a, **k: change(real(*a, **k)))
+    real = pipeline.engine.build_local  # the local engine's feature table, which the run scores
+    monkeypatch.setattr(pipeline.engine, "build_local", lambda *a, **k: change(real(*a, **k)))
 
     code, _, err = invoke("run", "--data", market, "--as-of", AS_OF, "--out", workdir / "runs")
 
@@ -307,7 +308,7 @@ def crash(*args: object, **kwargs: object) -> None:
 
 
 CRASHES = {
-    "building features": lambda mp: mp.setattr(pipeline.run, "build_local", crash),
+    "building features": lambda mp: mp.setattr(pipeline.engine, "build_local", crash),
     # after the new rows are upserted, inside the transaction: the whole write rolls back
     "writing the review table": lambda mp: mp.setattr(review_db, "_delete_stale", crash),
     # after the review table is committed, before the run directory moves into place

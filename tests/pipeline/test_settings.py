@@ -6,10 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from e2e import invoke
+from e2e import invoke, one_line
 
 from pipeline import cli
-from pipeline.settings import DEFAULT_CAPACITY, DEFAULT_REJECT_LIMIT, ENVIRONMENT, Settings
+from pipeline.errors import EX_USAGE
+from pipeline.settings import DEFAULT_CAPACITY, DEFAULT_REJECT_LIMIT, ENVIRONMENT, Settings, SparkSettings
 
 
 def test_the_defaults_live_in_the_working_directory(tmp_path):
@@ -78,3 +79,37 @@ def test_rule_actions_come_from_the_option_else_the_variable_else_the_contract(t
 
     given = resolve(monkeypatch, "--rule-action", "orders.reason_only_if_cancelled=repair").actions
     assert (given["orders.reason_only_if_cancelled"], given["orders.states_in_order"]) == ("repair", "repair")
+
+
+def test_the_engine_and_spark_master_come_from_the_option_else_the_variable_else_local(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for name in ENVIRONMENT.values():
+        monkeypatch.delenv(name, raising=False)
+    default = resolve(monkeypatch)
+    assert (default.engine, default.spark) == ("local", SparkSettings(master="local[*]", conf=(), staging=None))
+
+    monkeypatch.setenv("BUYER_ABUSE_ENGINE", "spark")
+    monkeypatch.setenv("BUYER_ABUSE_SPARK_MASTER", "spark://from-env:7077")
+    monkeypatch.setenv("BUYER_ABUSE_SPARK_CONF", "spark.executor.memory=8g spark.sql.shuffle.partitions=400")
+    monkeypatch.setenv("BUYER_ABUSE_SPARK_STAGING", "s3a://bucket/staging")
+    from_env = resolve(monkeypatch)
+    assert (from_env.engine, from_env.spark) == (
+        "spark",
+        SparkSettings(
+            master="spark://from-env:7077",
+            conf=(("spark.executor.memory", "8g"), ("spark.sql.shuffle.partitions", "400")),
+            staging="s3a://bucket/staging",
+        ),
+    )
+
+    given = resolve(monkeypatch, "--engine", "local", "--spark-master", "local[2]", "--spark-conf", "a.b=c=d")
+    assert (given.engine, given.spark.master, given.spark.conf) == ("local", "local[2]", (("a.b", "c=d"),))
+
+
+def test_a_spark_setting_that_is_not_key_value_is_refused_in_one_line(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+
+    code, _, err = invoke("features", "--data", ".", "--as-of", "2026-03-01", "--out", "f", "--spark-conf", "memory")
+
+    assert code == EX_USAGE
+    assert "'memory' is not KEY=VALUE (e.g. spark.executor.memory=8g)" in one_line(err)
