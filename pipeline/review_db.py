@@ -523,6 +523,12 @@ def read_queue(engine: sa.Engine, as_of: date | None = None) -> pd.DataFrame:
     )
 
 
+def queue_dates(engine: sa.Engine) -> list[date]:
+    """The scoring dates in the review table, latest first."""
+    with _begin(engine) as conn:
+        return list(conn.scalars(sa.select(review_queue.c.as_of).distinct().order_by(review_queue.c.as_of.desc())))
+
+
 def record_verdict(
     engine: sa.Engine,
     account_id: str,

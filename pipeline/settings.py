@@ -26,6 +26,7 @@ ENVIRONMENT = {
     "capacity": "BUYER_ABUSE_CAPACITY",
     "reject_limit": "BUYER_ABUSE_REJECT_LIMIT",
     "rule_actions": "BUYER_ABUSE_RULE_ACTIONS",
+    "users_file": "BUYER_ABUSE_USERS",
 }
 
 
@@ -41,6 +42,7 @@ class Settings:
     # (rule id, action) for validation rules with a stated repair (contract.tables.REPAIRS);
     # a rule not named keeps its default action.
     rule_actions: tuple[tuple[str, RuleAction], ...] = tuple(default_actions().items())
+    users_file: Path | None = None  # the review app's users (names, roles, password hashes)
 
     @property
     def actions(self) -> dict[str, RuleAction]:
@@ -50,10 +52,12 @@ class Settings:
     @classmethod
     def defaults(cls, workdir: Path) -> Settings:
         """The embedded defaults: a SQLite review database and a SQLite MLflow store in `workdir`
-        (artifacts in ``workdir/mlruns``), run directories in ``workdir/runs``."""
+        (artifacts in ``workdir/mlruns``), run directories in ``workdir/runs``, the review app's
+        user file ``workdir/users.json``."""
         workdir = Path(workdir).resolve()
         return cls(
             review_db=f"sqlite:///{workdir / 'review.db'}",
             tracking_uri=f"sqlite:///{workdir / 'mlflow.db'}",
             runs=workdir / "runs",
+            users_file=workdir / "users.json",
         )

@@ -18,7 +18,8 @@ One module per subject, every public name re-exported here (``analysis.queue(...
 - ``locations``: paths, URLs, run directories; loading the snapshot, labels and truth;
 - ``queue``: the review queue of a day, its filters and reasons;
 - ``account``: one account's orders over time and its features against the population;
-- ``rings``: an account's ring, its members, what they share and each member's status;
+- ``rings``: an account's ring, its members, what they share and each member's status, drawn
+  as a figure or (``ring_plot``, the review app's) an interactive plotly graph;
 - ``model_report``: registered versions, their metrics and plots, feature importance;
 - ``truth``: a run judged against a simulator's truth.
 """
@@ -27,7 +28,13 @@ from __future__ import annotations
 
 from contract.values import REVIEW_STATUSES as STATUSES
 from pipeline.analysis import locations
-from pipeline.analysis.account import account_orders, feature_percentiles, percentile_figure, timeline_figure
+from pipeline.analysis.account import (
+    account_orders,
+    account_payments,
+    feature_percentiles,
+    percentile_figure,
+    timeline_figure,
+)
 from pipeline.analysis.locations import labels_at, review_engine, run_as_of, run_dir, run_summary, snapshot, sqlite_url
 from pipeline.analysis.model_report import (
     feature_importance,
@@ -36,8 +43,25 @@ from pipeline.analysis.model_report import (
     metrics_figure,
     model_versions,
 )
-from pipeline.analysis.queue import filter_queue, queue, queue_figure, reason_counts, reasons_table
-from pipeline.analysis.rings import member_status, ring_figure, ring_graph_for, ring_members, ring_of
+from pipeline.analysis.queue import (
+    UNCLAIMED,
+    export_rows,
+    filter_queue,
+    queue,
+    queue_csv,
+    queue_figure,
+    reason_counts,
+    reasons_table,
+)
+from pipeline.analysis.rings import (
+    member_status,
+    ring_figure,
+    ring_graph_for,
+    ring_layout,
+    ring_members,
+    ring_of,
+    ring_plot,
+)
 from pipeline.analysis.truth import (
     abusers_to_find,
     lookalike_fp_share,
@@ -55,8 +79,11 @@ truth = locations.truth
 
 __all__ = [
     "STATUSES",
+    "UNCLAIMED",
     "abusers_to_find",
     "account_orders",
+    "account_payments",
+    "export_rows",
     "feature_importance",
     "feature_percentiles",
     "filter_queue",
@@ -70,6 +97,7 @@ __all__ = [
     "pattern_recall",
     "percentile_figure",
     "queue",
+    "queue_csv",
     "queue_figure",
     "ranked_population",
     "reason_counts",
@@ -78,8 +106,10 @@ __all__ = [
     "review_engine",
     "ring_figure",
     "ring_graph_for",
+    "ring_layout",
     "ring_members",
     "ring_of",
+    "ring_plot",
     "run_as_of",
     "run_dir",
     "run_summary",

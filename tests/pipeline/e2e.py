@@ -27,6 +27,9 @@ from simulator import MarketConfig
 MARKET = MarketConfig(accounts=4000, days=70, seed=2)
 AS_OF = MARKET.start + timedelta(days=MARKET.days - 1)  # the market's last day, 2026-03-11
 LOG = logging.getLogger("buyer_abuse")
+# The review app's users in conftest's `reviewed_run`, all with one password.
+APP_USERS = {"ana": "analyst", "bo": "analyst", "vic": "viewer"}
+APP_PASSWORD = "correct horse battery"
 
 
 @dataclass(frozen=True)
