@@ -44,7 +44,6 @@ from pipeline.analysis.model_report import (
     model_versions,
 )
 from pipeline.analysis.queue import (
-    UNCLAIMED,
     export_rows,
     filter_queue,
     queue,
@@ -79,7 +78,6 @@ truth = locations.truth
 
 __all__ = [
     "STATUSES",
-    "UNCLAIMED",
     "abusers_to_find",
     "account_orders",
     "account_payments",

@@ -24,7 +24,6 @@ from datetime import date
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
-import pandas as pd
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
@@ -32,6 +31,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from contract.values import REVIEW_STATUSES, VERDICTS
 from pipeline import analysis, review_db
+from pipeline.analysis.queue import UNCLAIMED
 from pipeline.errors import CaseConflict, InputError, PipelineError
 from pipeline.review_app.users import User, authenticate, known_user
 
@@ -254,7 +254,7 @@ def create_app(config: AppConfig) -> FastAPI:
             user=user,
             statuses=REVIEW_STATUSES,
             sorts=SORTS,
-            unclaimed=analysis.UNCLAIMED,
+            unclaimed=UNCLAIMED,
             **queue_view(request),
         )
 
@@ -348,63 +348,55 @@ def create_app(config: AppConfig) -> FastAPI:
     def back(account_id: str, day: str) -> RedirectResponse:
         return RedirectResponse(f"/account/{quote(account_id, safe='')}?as_of={quote(day)}", status_code=303)
 
-    @app.post("/account/{account_id}/claim")
-    async def claim(request: Request, account_id: str):
+    async def case_action(request: Request, account_id: str | None, act) -> RedirectResponse:
+        """Run `act(user, form, day)` for a signed-in analyst's checked form; its message, or the
+        refusal of a conflict, is shown on the account's page (`account_id`, else the form's)."""
         user, form = await checked_form(request)
         day = analysis.locations.as_date(form.get("as_of", ""))
         try:
-            review_db.claim(engine, account_id, day, user.name, seen=_seen(form))
-            flash(request, "ok", f"You now hold {account_id}: others are refused until you decide or release it.")
+            flash(request, "ok", act(user, form, day))
         except CaseConflict as exc:
             flash(request, "error", str(exc))
-        return back(account_id, str(day))
+        return back(account_id or str(form.get("account_id", "")), str(day))
+
+    @app.post("/account/{account_id}/claim")
+    async def claim(request: Request, account_id: str):
+        def act(user: User, form: dict, day: date) -> str:
+            review_db.claim(engine, account_id, day, user.name, seen=_seen(form))
+            return f"You now hold {account_id}: others are refused until you decide or release it."
+
+        return await case_action(request, account_id, act)
 
     @app.post("/account/{account_id}/release")
     async def release(request: Request, account_id: str):
-        user, form = await checked_form(request)
-        day = analysis.locations.as_date(form.get("as_of", ""))
-        try:
+        def act(user: User, form: dict, day: date) -> str:
             review_db.release(engine, account_id, day, user.name)
-            flash(request, "ok", f"Released {account_id}.")
-        except CaseConflict as exc:
-            flash(request, "error", str(exc))
-        return back(account_id, str(day))
+            return f"Released {account_id}."
+
+        return await case_action(request, account_id, act)
 
     @app.post("/account/{account_id}/verdict")
     async def verdict(request: Request, account_id: str):
-        user, form = await checked_form(request)
-        day = analysis.locations.as_date(form.get("as_of", ""))
-        status = str(form.get("status", ""))
-        if status not in VERDICTS:
-            raise Refused(400, f"A verdict is one of {', '.join(VERDICTS)}.")
-        note = str(form.get("note", "")).strip() or None
-        try:
-            review_db.record_verdict(engine, account_id, day, status, user.name, note, seen=_seen(form))
-            flash(request, "ok", f"{account_id}: {status}, recorded as {user.name}.")
-        except CaseConflict as exc:
-            flash(request, "error", str(exc))
-        return back(account_id, str(day))
+        def act(user: User, form: dict, day: date) -> str:
+            status = _verdict(form)
+            review_db.record_verdict(engine, account_id, day, status, user.name, _note(form), seen=_seen(form))
+            return f"{account_id}: {status}, recorded as {user.name}."
+
+        return await case_action(request, account_id, act)
 
     @app.post("/ring/{ring_id}/verdict")
     async def ring_verdict(request: Request, ring_id: str):
-        user, form = await checked_form(request)
-        day = analysis.locations.as_date(form.get("as_of", ""))
-        account_id = str(form.get("account_id", ""))
-        status = str(form.get("status", ""))
-        if status not in VERDICTS:
-            raise Refused(400, f"A verdict is one of {', '.join(VERDICTS)}.")
-        _, members = ring_of(day, account_id, {"ring_id": ring_id})
-        queued = set(analysis.queue(engine, day)["account_id"])
-        note = str(form.get("note", "")).strip() or None
-        try:
+        def act(user: User, form: dict, day: date) -> str:
+            status = _verdict(form)
+            _, members = ring_of(day, str(form.get("account_id", "")), {"ring_id": ring_id})
+            queued = set(analysis.queue(engine, day)["account_id"])
             outcome = review_db.record_ring_verdict(
-                engine, [m for m in members if m in queued], day, status, user.name, note, seen=_seen(form)
+                engine, [m for m in members if m in queued], day, status, user.name, _note(form), seen=_seen(form)
             )
             kept = f"; kept as decided: {', '.join(outcome['kept'])}" if outcome["kept"] else ""
-            flash(request, "ok", f"Ring {ring_id}: {status} for {', '.join(outcome['decided']) or 'no one'}{kept}.")
-        except CaseConflict as exc:
-            flash(request, "error", str(exc))
-        return back(account_id, str(day))
+            return f"Ring {ring_id}: {status} for {', '.join(outcome['decided']) or 'no one'}{kept}."
+
+        return await case_action(request, None, act)
 
     # -- static ---------------------------------------------------------------------------------
 
@@ -446,6 +438,17 @@ def _number(text: str | None) -> float | None:
         return None
 
 
+def _verdict(form: dict) -> str:
+    status = str(form.get("status", ""))
+    if status not in VERDICTS:
+        raise Refused(400, f"A verdict is one of {', '.join(VERDICTS)}.")
+    return status
+
+
+def _note(form: dict) -> str | None:
+    return str(form.get("note", "")).strip() or None
+
+
 def _seen(form: dict) -> int | None:
     try:
         return int(form["seen"])
@@ -463,9 +466,5 @@ def _run_dir(runs: Path, day: date) -> Path | None:
 def _png(fig) -> str:
     """A matplotlib figure as a data URI, for an <img>."""
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=72)
+    fig.savefig(buffer, format="png", dpi=100)
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
-
-
-def _table(frame: pd.DataFrame) -> list[dict]:
-    return frame.astype(object).where(frame.notna(), None).to_dict("records")

@@ -261,26 +261,15 @@ def test_the_app_refuses_to_start_without_a_user_or_without_a_trusted_proxy(conf
 
 def test_the_command_line_filters_exports_and_shows_the_history(config, monkeypatch):
     monkeypatch.setenv("COLUMNS", "240")
-    rows = queue(config)
-    account = rows["account_id"].iloc[0]
+    account = queue(config)["account_id"].iloc[0]
     url = config.review_db
 
-    code, out, err = invoke(
-        "verdict",
-        "--review-db",
-        url,
-        "--account",
-        account,
-        "--as-of",
-        AS_OF,
-        "--status",
-        "cleared",
-        "--by",
-        "bo",
-        "--note",
-        "+1 legit",
-    )
-    assert (code, err) == (0, "")
+    def verdict(status: str, by: str, *more: str) -> tuple[int, str, str]:
+        return invoke(
+            "verdict", "--review-db", url, "--account", account, "--as-of", AS_OF, "--status", status, "--by", by, *more
+        )
+
+    assert verdict("cleared", "bo", "--note", "+1 legit")[0] == 0
     code, out, _ = invoke("queue", "--review-db", url, "--status", "cleared", "--format", "csv")
     assert code == 0 and next(csv.DictReader(io.StringIO(out)))["note"] == "'+1 legit"
     code, out, _ = invoke("queue", "--review-db", url, "--status", "open", "--format", "json")
@@ -291,17 +280,5 @@ def test_the_command_line_filters_exports_and_shows_the_history(config, monkeypa
     assert code == 0 and "verdict" in out and "bo" in out and "+1 legit" in out
 
     review_db.claim(engine(config), account, AS_OF, "ana")
-    code, _, err = invoke(
-        "verdict",
-        "--review-db",
-        url,
-        "--account",
-        account,
-        "--as-of",
-        AS_OF,
-        "--status",
-        "confirmed_abuse",
-        "--by",
-        "bo",
-    )
+    code, _, err = verdict("confirmed_abuse", "bo")
     assert code == EX_TEMPFAIL and "is claimed by ana" in one_line(err)
