@@ -150,9 +150,11 @@ def choose(driver, select_id: str, value: str) -> None:
 def screenshot(driver, path: Path, full: bool = False) -> None:
     """A screenshot from the top of the page: the window, or (`full`) made as tall as the page."""
     driver.execute_script("window.scrollTo(0, 0)")
-    if full:
-        height = driver.execute_script("return document.documentElement.scrollHeight")
-        driver.set_window_size(1400, min(height + 20, 6000))
+    if full:  # the window's size includes the browser's own bars: add them
+        height, bars = driver.execute_script(
+            "return [document.documentElement.scrollHeight, window.outerHeight - window.innerHeight]"
+        )
+        driver.set_window_size(1400, min(height + bars + 10, 6000))
     driver.save_screenshot(str(path))
     driver.set_window_size(1400, 1000)
 
@@ -251,7 +253,7 @@ def test_an_analyst_filters_opens_an_account_sees_its_ring_claims_and_decides(br
 
     # Another case claimed, then the day's queue as the team sees it.
     rows = review_db.read_queue(engine(served), AS_OF)
-    elsewhere = rows.loc[~rows["account_id"].isin(members), "account_id"].iloc[-1]
+    elsewhere = rows.loc[~rows["account_id"].isin(members), "account_id"].iloc[0]
     browser.get(f"{base}/account/{elsewhere}?as_of={AS_OF}")
     by_id(browser, "claim").click()
     assert by_id(browser, "claimed-by").text == "ana"
