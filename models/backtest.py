@@ -22,6 +22,8 @@ from features.labels import confirmed_abusers, labels_in_force
 from models.population import is_active
 from models.queue import ranked
 
+FIGURES = ("precision_at_k", "recall_at_capacity", "precision_at_capacity", "average_precision")
+
 
 @dataclass(frozen=True)
 class Window:
@@ -76,16 +78,20 @@ def judge(scored: pl.DataFrame, later: pl.DataFrame, capacity: int, score: str =
     * ``precision_at_capacity``: the share of the queue labelled abuse later (a lower bound of
       the queue's precision: most abusers are never labelled);
     * ``average_precision``: of the later-labelled abusers against every other account;
-    * ``r_precision``: recall at depth k = the number of abusers in the population, estimated as
-      ``abusers_estimate``: the later-labelled abusers over the share of the queue's head that
-      was labelled (see docs/model.md).
+    * ``precision_at_k``, the headline: rank the accounts judged later (labelled abuse or legit
+      inside the window) by their score, take the first k, k = the later abuse labels, and count
+      the share labelled abuse. It is the model's precision at the depth where a perfect
+      ranking would have found every abuser, measured on the accounts whose truth became known,
+      so it needs no guess of how many abusers were never labelled (docs/model.md).
     """
     ranks = ranked(scored.select("account_id", score=pl.col(score)))
     y = ranks.join(later, on="account_id", how="left").select(pl.col("y").fill_null(0))["y"].to_numpy()
     positives = int(y.sum())
     out = {"population": float(len(y)), "later_abuse_labels": float(positives)}
     if positives == 0 or positives == len(y):
-        return out | dict.fromkeys(("recall_at_capacity", "precision_at_capacity", "average_precision"), np.nan)
+        return out | dict.fromkeys(FIGURES, np.nan)
+    judged = ranks.join(later, on="account_id", how="inner")["y"].to_numpy()
+    out["precision_at_k"] = float(judged[:positives].mean())
     found = np.cumsum(y)
     head = min(capacity, len(y))
     out["recall_at_capacity"] = found[head - 1] / positives

@@ -4,6 +4,8 @@ what is known when the model is trained.
 The rule (docs/model.md, "Training examples"):
 
 * **Cut-offs.** Every `cadence_days` back from the training instant T, over `history_days`.
+  Only cut-offs at least `maturity_days` old are drawn: an account's label may still be on
+  its way at a younger one.
 * **Who.** At each cut-off c, the accounts scoring would consider at c: the population of
   ``models.population`` (an order, a payment attempt or a session in the lookback window),
   with their features as of c. So positives carry the history an abuser has when it is scored,
@@ -11,17 +13,18 @@ The rule (docs/model.md, "Training examples"):
 * **Which label.** The label known at T: each account's decision in force at T (the latest
   decided before T; corrections win). A row at c takes that label even when it was decided
   after c: it is what training knows, and the features at c saw nothing after c.
-* **Not drawn.**
-  - Rows after an abuse decision that stopped the account. A label that bans leaves an account
-    with no activity after it; its later rows would teach that going quiet is abuse. A label
-    that did not stop the account (a chargeback, a policy flag: activity goes on) keeps its
-    later rows, which look like the mature abusers the queue must rank.
-  - Unlabelled accounts at cut-offs younger than `maturity_days`: their label may be on its way.
-* **Unlabelled accounts** are not known to be honest; most abusers are never labelled. They are
-  drawn as presumed legit, one row per account at a random mature cut-off, at most
-  `unlabelled_accounts` of them, with total weight `unlabelled_weight` per account.
-* **Weights.** A labelled account's rows share a total weight of 1, so each account counts about
-  once however many cut-offs it is active at. Classes are balanced by the estimator.
+* **Not drawn.** Rows after an abuse decision that stopped the account. A label that bans
+  leaves an account with no activity after it; its later rows would teach that going quiet is
+  abuse. A label that did not stop the account (a chargeback, a policy flag: activity goes on)
+  keeps its later rows, which look like the mature abusers the queue must rank.
+* **Weights.** A labelled account's rows share a total weight of 1, in proportion to the
+  evidence each carries (its orders and payment attempts so far, plus one): each account counts
+  about once, and a row from before the account had done much counts little. Unlabelled
+  accounts are not known to be honest (most abusers are never labelled): each is drawn as
+  presumed legit once, at a random mature cut-off, at most `unlabelled_accounts` of them, with
+  weight `unlabelled_weight` (models.unlabelled then lowers the weight of the ones that look
+  like abusers). Last, the negatives of each cut-off are scaled so that every cut-off has the
+  same ratio of negative to positive weight: *when* a row was drawn says nothing about its label.
 """
 
 from __future__ import annotations
@@ -37,15 +40,16 @@ from features.labels import labels_in_force
 from models.population import is_active
 
 UTC_US = pl.Datetime("us", "UTC")
+EVIDENCE = ("orders", "payment_attempts")  # what an account has done by a cut-off: its row's weight
 
 
 @dataclass(frozen=True)
 class TrainingConfig:
     cadence_days: int = 7  # a cut-off every this many days, ending at the training instant
     history_days: int = 84  # how far back cut-offs reach
-    maturity_days: int = 14  # unlabelled accounts are drawn only at cut-offs at least this old
-    unlabelled_accounts: int = 40_000  # presumed-legit accounts drawn at most
-    unlabelled_weight: float = 1.0  # the weight of one presumed-legit account; a labelled one weighs 1
+    maturity_days: int = 14  # rows are drawn only at cut-offs at least this old
+    unlabelled_accounts: int = 60_000  # presumed-legit accounts drawn at most
+    unlabelled_weight: float = 0.2  # the weight of one presumed-legit account; a labelled one weighs 1
     seed: int = 0
 
 
@@ -90,37 +94,57 @@ def draw_examples(
     cfg: TrainingConfig,
 ) -> pl.DataFrame:
     """The training rows for training at t from the feature tables at each cut-off (only
-    cut-offs at or before t are used; `labels` and `last_activity` may hold later rows, which
-    are ignored). Columns: every feature column, account_id, cutoff, y (1 abuse), weight,
-    labelled (False for presumed legit) and decided_at (when the label became known; the
-    cut-off for presumed legit)."""
-    times = sorted(c for c in snapshots if c <= t)
+    mature cut-offs are used; `labels` and `last_activity` may hold later rows, which are
+    ignored). Columns: every feature column, account_id, cutoff, y (1 abuse), weight, labelled
+    (False for presumed legit) and decided_at (when the label became known; the cut-off for
+    presumed legit)."""
+    mature = t - timedelta(days=cfg.maturity_days)
+    times = sorted(c for c in snapshots if c <= mature)
     known = (
         labels_in_force(labels, t).select("account_id", "label", "decided_at")
         if labels is not None
         else pl.DataFrame(schema={"account_id": pl.String, "label": pl.String, "decided_at": UTC_US})
     )
     stops = stopped_at(labels, last_activity.filter(pl.col("last_active_at") < t), t)
-    rows = []
-    for cutoff in times:
-        active = snapshots[cutoff].filter(is_active()).with_columns(cutoff=pl.lit(cutoff).cast(UTC_US))
-        rows.append(
-            active.join(known, on="account_id", how="left")
-            .join(stops, on="account_id", how="left")
-            .filter(pl.col("stopped_at").is_null() | (pl.col("cutoff") <= pl.col("stopped_at")))
-            .drop("stopped_at")
-        )
-    frame = pl.concat(rows, how="vertical_relaxed") if rows else pl.DataFrame()
-    if frame.is_empty():
-        return frame
+    rows = [
+        snapshots[cutoff]
+        .filter(is_active())
+        .with_columns(cutoff=pl.lit(cutoff).cast(UTC_US))
+        .join(known, on="account_id", how="left")
+        .join(stops, on="account_id", how="left")
+        .filter(pl.col("stopped_at").is_null() | (pl.col("cutoff") <= pl.col("stopped_at")))
+        .drop("stopped_at")
+        for cutoff in times
+    ]
+    if not rows:
+        return pl.DataFrame()
+    frame = pl.concat(rows, how="vertical_relaxed")
+    evidence = sum(pl.col(f"{what}_lifetime").fill_null(0.0) for what in EVIDENCE) + 1.0
     labelled = frame.filter(pl.col("label").is_not_null()).with_columns(
         y=(pl.col("label") == Label.ABUSE.value).cast(pl.Int8),
-        weight=1.0 / pl.len().over("account_id"),
+        weight=evidence / evidence.sum().over("account_id"),
         labelled=pl.lit(True),
     )
-    mature = t - timedelta(days=cfg.maturity_days)
-    unlabelled = _presumed_legit(frame.filter(pl.col("label").is_null() & (pl.col("cutoff") <= mature)), cfg)
-    return pl.concat([labelled, unlabelled], how="vertical_relaxed").drop("label").sort("cutoff", "account_id")
+    unlabelled = _presumed_legit(frame.filter(pl.col("label").is_null()), cfg)
+    examples = pl.concat([labelled, unlabelled], how="vertical_relaxed").drop("label")
+    return balanced_by_cutoff(examples).sort("cutoff", "account_id")
+
+
+def balanced_by_cutoff(examples: pl.DataFrame) -> pl.DataFrame:
+    """`examples` with the negatives of each cut-off scaled to the same negative-to-positive
+    weight ratio as the whole set (a cut-off without positives keeps no negatives)."""
+    if examples.is_empty():
+        return examples
+    positive = pl.col("y") == 1
+    totals = examples.group_by(positive.alias("positive")).agg(pl.col("weight").sum())
+    by = dict(totals.iter_rows())
+    if not by.get(True) or not by.get(False):
+        return examples
+    ratio = by[False] / by[True]
+    per_cut_pos = pl.col("weight").filter(positive).sum().over("cutoff")
+    per_cut_neg = pl.col("weight").filter(~positive).sum().over("cutoff")
+    scaled = pl.when(positive).then(pl.col("weight")).otherwise(pl.col("weight") * ratio * per_cut_pos / per_cut_neg)
+    return examples.with_columns(weight=scaled.fill_nan(0.0).fill_null(0.0)).filter(pl.col("weight") > 0)
 
 
 def _presumed_legit(rows: pl.DataFrame, cfg: TrainingConfig) -> pl.DataFrame:

@@ -43,12 +43,12 @@ class AbuseClassifier(ClassifierMixin, BaseEstimator):
 
     def __init__(
         self,
-        n_estimators: int = 300,
-        learning_rate: float = 0.05,
-        num_leaves: int = 15,
-        min_child_samples: int = 10,
+        n_estimators: int = 400,
+        learning_rate: float = 0.03,
+        num_leaves: int = 7,
+        min_child_samples: int = 50,
         subsample: float = 0.8,
-        colsample_bytree: float = 0.6,
+        colsample_bytree: float = 0.5,
         reg_lambda: float = 1.0,
         bags: int = 3,
         n_jobs: int = 1,

@@ -10,6 +10,8 @@ a ring also gets the ring's evidence.
 from __future__ import annotations
 
 import json
+import re
+from datetime import date
 
 import numpy as np
 import polars as pl
@@ -44,15 +46,30 @@ def percentile_of(population: np.ndarray, value: float) -> float:
 
 
 def _shown(value: float, unit: Unit) -> str:
-    if not np.isfinite(value):
-        return "unknown"
+    """A value in a person's units: counts as integers, durations in minutes, hours or days,
+    money with a thousands separator, never e-notation."""
     if unit == Unit.SHARE:
         return f"{100 * value:.0f}%"
     if unit == Unit.FLAG:
         return "yes" if value >= 0.5 else "no"
-    if unit in COUNTS:
-        return f"{value:.0f}"
-    return f"{value:.3g} {unit}"
+    if unit in COUNTS or unit == Unit.DEVICES:
+        return f"{value:,.0f}"
+    if unit in (Unit.MINUTES, Unit.HOURS, Unit.DAYS):
+        minutes = value * {Unit.MINUTES: 1, Unit.HOURS: 60, Unit.DAYS: 1440}[unit]
+        return _duration(minutes)
+    if unit == Unit.USD:
+        return f"{value:,.2f} USD" if abs(value) < 100 else f"{value:,.0f} USD"
+    return f"{value:,.2f}".rstrip("0").rstrip(".") + (f" {unit}" if unit != Unit.INDEX else "")
+
+
+def _duration(minutes: float) -> str:
+    """90 -> "1.5 hours", 3 -> "3 minutes", 4320 -> "3 days"."""
+    for size, name in ((1440, "day"), (60, "hour"), (1, "minute")):
+        if abs(minutes) >= size or size == 1:
+            amount = minutes / size
+            shown = f"{amount:,.0f}" if abs(amount) >= 10 or amount == round(amount) else f"{amount:,.1f}"
+            return f"{shown} {name}{'' if shown == '1' else 's'}"
+    raise AssertionError("unreachable")
 
 
 def _ordinal(percentile: float) -> str:
@@ -64,19 +81,20 @@ def _ordinal(percentile: float) -> str:
     return shown + suffix
 
 
-def _sentence(name: str, value: float, percentile: float, median: float) -> str:
+def _sentence(name: str, value: float, percentile: float, median: float, day: str) -> str:
     """E.g. "buyer cancellations within 10 minutes of placing (or paying for) the order, last
-    30 days: 17 (99.8th percentile; typical 0)"."""
+    30 days: 17 (99.8th percentile; typical 0)". The features' instant t is the run's `day`."""
     f = lookup(name)
     if f is None:
-        return f"{name}: {value:g}"
+        return f"{name}: {value:,.2f}"
     window = WINDOW_TEXT.get(f.window, f.window)
     where = (
         f"typical {_shown(median, f.unit)}"
         if f.unit == Unit.FLAG
         else f"{_ordinal(percentile)} percentile; typical {_shown(median, f.unit)}"
     )
-    return f"{f.meaning}, {window}: {_shown(value, f.unit)} ({where})"
+    meaning = re.sub(r"\bt\b", day, f.meaning)
+    return f"{meaning}, {window}: {_shown(value, f.unit)} ({where})"
 
 
 def _num(x: float, digits: int = 4) -> float | None:
@@ -109,9 +127,13 @@ def reasons(
     population: pl.DataFrame,
     names: list[str],
     top: int = 3,
+    as_of: date | None = None,
 ) -> list[str]:
-    """One JSON list per flagged row: the `top` features pushing its score up most, each with
-    value, contribution, population percentile and text, then the ring evidence if any."""
+    """One JSON list per flagged row: of the features pushing its score up most, the `top` whose
+    value is known and not merely typical, the most extreme (farthest from the population's
+    median percentile) first, each with value, contribution, population percentile and text,
+    then the ring evidence if any. Texts name the run's date `as_of` where the catalogue says t."""
+    day = as_of.isoformat() if as_of is not None else "the run's date"
     if flagged.is_empty():
         return []
     contrib = contributions(model, flagged, names)
@@ -127,10 +149,12 @@ def reasons(
     for r, row in enumerate(flagged.iter_rows(named=True)):
         items = []
         for i in best[r]:
-            value = float("nan") if row[names[i]] is None else float(row[names[i]])
-            if contrib[r, i] <= 0 or len(items) == top:
+            if contrib[r, i] <= 0:
                 break  # a reason must push towards abuse
-            pct = percentile_of(pops[i], value) if np.isfinite(value) else float("nan")
+            value = float("nan") if row[names[i]] is None else float(row[names[i]])
+            if not np.isfinite(value):
+                continue  # an unknown value is never cited: it says nothing about the account
+            pct = percentile_of(pops[i], value)
             if value == medians[i] or TYPICAL[0] <= pct <= TYPICAL[1]:
                 continue
             items.append(
@@ -140,9 +164,11 @@ def reasons(
                     "contribution": _num(contrib[r, i]),
                     "percentile": _num(pct, 1),
                     "typical": _num(medians[i]),
-                    "text": _sentence(names[i], value, pct, medians[i]),
+                    "text": _sentence(names[i], value, pct, medians[i], day),
                 }
             )
+        # The drivers shown, most extreme first: a 99.9th percentile before a 70th.
+        items = sorted(items, key=lambda item: -abs(item["percentile"] - 50.0))[:top]
         ring = ring_evidence(row)
         if ring is not None:
             ring_idx = [i for i, n in enumerate(names) if n.startswith("ring_")]

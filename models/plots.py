@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 from models.evaluate import BASELINES, pr_curve, precision_curve
 
 
-def pr_figure(frame: pl.DataFrame) -> Figure:
+def pr_figure(frame: pl.DataFrame, title: str = "Precision-recall, validation window") -> Figure:
     """Precision-recall of the model and the naive baselines on `frame` (y, score, baselines)."""
     fig = Figure(figsize=(6, 4.5), layout="constrained")
     ax = fig.subplots()
@@ -20,12 +20,14 @@ def pr_figure(frame: pl.DataFrame) -> Figure:
     for column, style in [("score", "-"), *[(b, "--") for b in BASELINES]]:
         recall, precision = pr_curve(y, frame[column].fill_null(0).to_numpy())
         ax.plot(recall, precision, style, label="model" if column == "score" else f"baseline: {column}")
-    ax.set(xlabel="recall", ylabel="precision", title="Precision-recall, validation window", ylim=(0, 1.02))
+    ax.set(xlabel="recall", ylabel="precision", title=title, ylim=(0, 1.02))
     ax.legend(loc="upper right")
     return fig
 
 
-def precision_at_k_figure(frame: pl.DataFrame, capacity: int) -> Figure:
+def precision_at_k_figure(
+    frame: pl.DataFrame, capacity: int, title: str = "Precision at k, validation window"
+) -> Figure:
     """Precision among the top k for k = 1 .. 3x the positives, with the review capacity marked."""
     y = frame["y"].to_numpy()
     ks = np.arange(1, max(int(3 * y.sum()), capacity, 10) + 1)
@@ -42,7 +44,7 @@ def precision_at_k_figure(frame: pl.DataFrame, capacity: int) -> Figure:
     ax.set(
         xlabel="k (accounts reviewed)",
         ylabel="precision at k",
-        title="Precision at k, validation window",
+        title=title,
         ylim=(0, 1.02),
     )
     ax.legend(loc="upper right")

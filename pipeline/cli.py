@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import os
 import sys
 from dataclasses import replace
@@ -353,6 +354,20 @@ def train(ctx: click.Context, data: Path, as_of, **options) -> None:
     for name, value in sorted(result.metrics.items()):
         if name.startswith("backtest_") and not name.startswith("backtest_1") and not name.startswith("backtest_2"):
             click.echo(f"{name:<44}{value:.3f}")
+
+
+@app.command()
+@settings("tracking_uri")
+@click.option("--version", "version", type=click.IntRange(min=1), required=True, help="Registered version to promote.")
+@click.option("--by", "chosen_by", default=getpass.getuser, show_default="the current user", help="Who chose.")
+@click.option("--note", help="Why, for the next operator.")
+def promote(tracking_uri: str, version: int, chosen_by: str, note: str | None) -> None:
+    """Make version N the champion by an operator's choice (logged as an MLflow run)."""
+    from pipeline import registry
+
+    previous = registry.choose_champion(tracking_uri, str(version), chosen_by, note)
+    was = f"; version {previous} is now challenger" if previous and previous != str(version) else ""
+    click.echo(f"{registry.MODEL_NAME} version {version} is champion{was}")
 
 
 run_settings = settings("review_db", "tracking_uri", "capacity", "runs", "reject_limit", "rule_actions")

@@ -13,7 +13,15 @@ from datetime import date, datetime
 
 import polars as pl
 
-from features.build import GlobalContext, as_of_instant, assemble, global_context, per_account, point_in_time
+from features.build import (
+    GlobalContext,
+    as_of_instant,
+    assemble,
+    global_context,
+    missing_sources,
+    per_account,
+    point_in_time,
+)
 from pipeline.progress import track
 from pipeline.snapshot import Snapshot
 
@@ -24,14 +32,7 @@ def build_local(snapshot: Snapshot, labels: pl.DataFrame | None, as_of: date | d
     """The feature table of `snapshot` as of `as_of` (labels: the snapshot's merged with
     analysts' verdicts), per-account families in `buckets` hash buckets."""
     t = as_of_instant(as_of)
-    tables = {
-        "accounts": snapshot.accounts,
-        "orders": snapshot.orders,
-        "payment_attempts": snapshot.payment_attempts,
-        "sessions": snapshot.sessions,
-        "labels": labels,
-    }
-    view = point_in_time(tables, t)
+    view = point_in_time(_tables(snapshot, labels), t)
     ctx = global_context(view["orders"])
     if buckets == 1:
         parts = per_account(view["orders"], view["payment_attempts"], view["sessions"], ctx, t)
@@ -41,6 +42,21 @@ def build_local(snapshot: Snapshot, labels: pl.DataFrame | None, as_of: date | d
             how="diagonal_relaxed",
         )
     return assemble(view, view["accounts"].collect(), parts, t)
+
+
+def unknown_families(snapshot: Snapshot, as_of: date | datetime) -> dict[str, list[str]]:
+    """The sources the snapshot lacks, each with the feature families it leaves unknown (null)."""
+    return missing_sources(point_in_time(_tables(snapshot, snapshot.labels), as_of_instant(as_of)))
+
+
+def _tables(snapshot: Snapshot, labels: pl.DataFrame | None) -> dict:
+    return {
+        "accounts": snapshot.accounts,
+        "orders": snapshot.orders,
+        "payment_attempts": snapshot.payment_attempts,
+        "sessions": snapshot.sessions,
+        "labels": labels,
+    }
 
 
 def _bucket(view: dict, ctx: GlobalContext, t: datetime, bucket: int, buckets: int) -> pl.DataFrame:

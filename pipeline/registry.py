@@ -7,7 +7,9 @@ the environment or the working directory.
 
 from __future__ import annotations
 
+import importlib.metadata
 import logging
+import subprocess
 import sys
 from contextlib import redirect_stderr
 from dataclasses import dataclass
@@ -193,6 +195,7 @@ def log_model(model: AbuseClassifier, example: pd.DataFrame, tags: dict[str, str
             name="model",
             python_model=AbuseScorer(model),
             signature=signature,
+            input_example=example.head(5),
             pip_requirements=requirements,
             tags=tags,
         )
@@ -241,8 +244,47 @@ def discard_incomplete(uri: str) -> list[str]:
     return deleted
 
 
+def choose_champion(uri: str, version: str, by: str, note: str | None = None) -> str | None:
+    """An operator's choice: give version `version` the champion alias, and the version that held
+    it the challenger alias. Logged as an MLflow run ``promote version N`` (tags: version,
+    previous_champion, by, note). Returns the previous champion's version, if any."""
+    client = configure(uri)
+    try:
+        client.get_model_version(MODEL_NAME, version)
+    except MlflowException:
+        raise RegistryError(f"{MODEL_NAME} has no version {version} in the registry at {uri}") from None
+    try:
+        previous = str(client.get_model_version_by_alias(MODEL_NAME, CHAMPION).version)
+    except MlflowException:
+        previous = None
+    with mlflow.start_run(run_name=f"promote version {version}"):
+        mlflow.set_tags(
+            {"kind": "promotion", "version": version, "previous_champion": previous or "none", "by": by}
+            | ({"note": note} if note else {})
+        )
+        set_alias(version, CHAMPION)
+        if previous and previous != version:
+            set_alias(previous, CHALLENGER)
+    return previous
+
+
 def set_alias(version: str, alias: str) -> None:
     MlflowClient().set_registered_model_alias(MODEL_NAME, alias, version)
+
+
+def provenance() -> dict[str, str]:
+    """The package version and, from a git checkout, the commit the code was at (a trailing
+    ``+dirty`` when the checkout had changes); "unknown" outside one."""
+    root = Path(__file__).resolve().parent.parent
+    git = lambda *args: subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=True).stdout
+    try:
+        mine = Path(git("rev-parse", "--show-toplevel").strip()) == root  # not some repository around site-packages
+        revision = git("rev-parse", "HEAD").strip() + ("+dirty" if git("status", "--porcelain").strip() else "")
+    except (OSError, subprocess.CalledProcessError):
+        mine = False
+    if not mine:
+        revision = "unknown"
+    return {"package_version": importlib.metadata.version("buyer-abuse"), "git_commit": revision}
 
 
 def log_json(data: object, name: str) -> None:

@@ -34,7 +34,7 @@ from models.population import LOOKBACK, is_active
 from models.queue import ranked, review_queue
 from pipeline import files, preflight, registry, review_db, rundirs
 from pipeline.drift import nightly_drift, top_features
-from pipeline.engine import build_local
+from pipeline.engine import build_local, unknown_families
 from pipeline.errors import ConfigError, InputError, PipelineError, RejectLimitExceeded, RunLocked, UsageError
 from pipeline.progress import Stages
 from pipeline.settings import Settings
@@ -118,7 +118,7 @@ def _batch(data: Path, as_of: date, settings: Settings, engine, stages: Stages, 
             "rank",
             "ring_id",
             model_version=pl.lit(champion.label),
-            reasons=pl.Series(reasons(champion.model, flagged, active, champion.names), dtype=pl.String),
+            reasons=pl.Series(reasons(champion.model, flagged, active, champion.names, as_of=as_of), dtype=pl.String),
         )
 
     partial = rundirs.partial_dir(settings.runs, as_of)
@@ -134,11 +134,15 @@ def _batch(data: Path, as_of: date, settings: Settings, engine, stages: Stages, 
             "model": champion.label,
             "review_db": engine.url.render_as_string(hide_password=True),
             "inputs": summarize(loaded),
+            "unknown_families": unknown_families(snap, as_of),
             "accounts": features.height,
             "scored": scores.height,
             "capacity": settings.capacity,
             "queued": int((queue["rank"] <= settings.capacity).sum()),
             "kept_for_analysts": int((queue["rank"] > settings.capacity).sum()),
+            "queued_sharing_a_score": int(
+                queue.filter(pl.col("rank") <= settings.capacity)["score"].is_duplicated().sum()
+            ),
             "already_confirmed_excluded": excluded,
             "score_quantiles": _quantiles(scores["score"]),
             "largest_rings": _largest_rings(features, queued),

@@ -34,6 +34,7 @@ same chunk. Uniqueness and timestamp parsing, the slow parts on 15M rows, are do
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -165,6 +166,21 @@ def check_snapshot(data_dir: Path) -> list[Path]:
         if found is not None:
             files += [found[0]] if found[0].is_file() else _data_files(found[0])
     return files
+
+
+def fingerprint(data_dir: Path) -> str:
+    """sha256 of the snapshot's input files: each file's path inside `data_dir` and its bytes, in
+    path order. The same files give the same fingerprint on any machine, whatever floats the
+    features come to; any changed, added or removed file changes it."""
+    data_dir = Path(data_dir)
+    digest = hashlib.sha256()
+    for path in sorted(check_snapshot(data_dir)):
+        digest.update(path.relative_to(data_dir).as_posix().encode() + b"\0")
+        with path.open("rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+        digest.update(b"\0")
+    return digest.hexdigest()
 
 
 def write_rejects(rejects: pl.DataFrame, path: Path) -> None:

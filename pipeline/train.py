@@ -24,22 +24,25 @@ import polars as pl
 from features.build import FEATURE_SET_VERSION
 from features.catalogue import feature_names
 from features.time import as_of_end
-from models.backtest import Window, judge, later_labels, population, windows
+from models.backtest import FIGURES, Window, judge, later_labels, population, windows
 from models.dataset import TrainingConfig, cutoffs, draw_examples, merge_labels
 from models.estimator import AbuseClassifier, check_columns, feature_frame, fit_examples, predict
 from models.evaluate import BASELINES, baseline_scores
-from models.plots import importance_figure, score_figure
+from models.plots import importance_figure, pr_figure, precision_at_k_figure, score_figure
 from models.promotion import ChampionState, Comparison, promote
+from models.queue import ranked
 from models.search import SearchConfig, search
+from models.shift import tenure_shift
+from models.unlabelled import downweighted
 from pipeline import registry
-from pipeline.engine import build_local
+from pipeline.engine import build_local, unknown_families
 from pipeline.errors import InputError
 from pipeline.progress import Stages, track
 from pipeline.settings import Settings
-from pipeline.snapshot import Snapshot, load_snapshot, summarize, write_rejects
+from pipeline.snapshot import Snapshot, fingerprint, load_snapshot, summarize, write_rejects
 
 log = logging.getLogger("buyer_abuse")
-HEADLINE = "average_precision"  # the backtest figure that chooses parameters and gates promotion
+HEADLINE = "precision_at_k"  # the backtest figure that chooses parameters and gates promotion
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,20 @@ class Backtest:
     examples: pl.DataFrame
     population: pl.DataFrame
     later: pl.DataFrame
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a training produced, for the MLflow run and the registry."""
+
+    examples: pl.DataFrame  # the final training rows
+    tests: list[Backtest]
+    params: dict  # the estimator parameters chosen on the backtest
+    history: list[dict]  # the search's trials
+    model: AbuseClassifier
+    metrics: dict[str, float]
+    shift: list[dict]  # models.shift.tenure_shift
+    plotted: pl.DataFrame | None  # the shortest backtest window, scored, for its plots
 
 
 def feature_snapshots(snapshot: Snapshot, labels: pl.DataFrame | None, times: list[datetime]) -> dict:
@@ -108,25 +125,21 @@ def train(
     with stages("validate snapshot"):
         loaded = load_snapshot(data, reject_limit=settings.reject_limit, actions=settings.actions)
     snapshot, inputs = loaded.snapshot, summarize(loaded)
+    inputs["unknown_families"] = unknown_families(snapshot, t)
+    for source, families in inputs["unknown_families"].items():
+        log.warning("the snapshot has no %s: features of %s are unknown (null)", source, ", ".join(families))
     labels = merge_labels(snapshot.labels, verdicts)
     times = cutoffs(t, training)
+    names = feature_names()
     with stages("feature snapshots"):
         snaps = feature_snapshots(snapshot, labels, times)
     with stages("training set"):
         abusers = [] if labels is None else labels.filter(pl.col("label") == "abuse")["account_id"].unique().to_list()
         events = last_activity(snapshot, abusers)
         final = draw_examples(snaps, labels, _latest_before(events, t), t, training)
-        tests = [
-            Backtest(
-                w,
-                draw_examples(snaps, known_before(labels, w.cut), _latest_before(events, w.cut), w.cut, training),
-                population(snaps[w.cut], known_before(labels, w.cut), w.cut),
-                later_labels(labels, w),
-            )
-            for w in windows(t, searching.backtest_days, times[0], searching.lead_days)
-            if w.cut in snaps
-        ]
         _check_trainable(final, as_of)
+        final = downweighted(final, AbuseClassifier(bags=1), names)
+        tests = _backtests(snaps, labels, events, t, times[0], training, searching, names)
         log.info(
             "training rows: %d (%d abuse, %d accounts); backtests: %s",
             final.height,
@@ -134,17 +147,37 @@ def train(
             final["account_id"].n_unique(),
             ", ".join(f"{b.window.days} days ({b.later['y'].sum()} later abuse labels)" for b in tests) or "none",
         )
-    names = feature_names()
     with stages("search on the backtest"):
         judged = lambda params: _backtest_figures(tests, params, names, settings.capacity)
         best, history = search(judged, searching, headline=HEADLINE)
     with stages("fit"):
-        model = fit_examples(AbuseClassifier(**best), final, names)
-    metrics = _figures(tests, best, names, settings.capacity, history)
+        model = fit_examples(AbuseClassifier(**(best | {"bags": searching.bags})), final, names)
+    outcome = Outcome(
+        examples=final,
+        tests=tests,
+        params=best,
+        history=history,
+        model=model,
+        metrics=_figures(tests, best, names, settings.capacity, history),
+        shift=_shift(model, final, population(snaps[t], labels, t), names, settings.capacity),
+        plotted=_backtest_frame(tests[0], best, names) if tests else None,
+    )
     with stages("log and register"):
-        return _register(
-            data, as_of, t, settings, loaded, inputs, training, searching, final, tests, model, metrics, history
-        )
+        return _register(data, as_of, t, settings, loaded, inputs, training, searching, outcome)
+
+
+def _backtests(snaps, labels, events, t, first_cutoff, training, searching, names) -> list[Backtest]:
+    """Each backtest window's examples (drawn with the labels known at its cut, as if training
+    then), the population the run would have scored at the cut, and the later labels."""
+    tests = []
+    for w in windows(t, searching.backtest_days, first_cutoff, searching.lead_days):
+        known = known_before(labels, w.cut)
+        examples = draw_examples(snaps, known, _latest_before(events, w.cut), w.cut, training)
+        if examples.is_empty() or not 0 < int(examples["y"].sum()) < examples.height:
+            continue
+        examples = downweighted(examples, AbuseClassifier(bags=1), names)
+        tests.append(Backtest(w, examples, population(snaps[w.cut], known, w.cut), later_labels(labels, w)))
+    return tests
 
 
 def _check_trainable(examples: pl.DataFrame, as_of: date) -> None:
@@ -164,6 +197,21 @@ def _backtest_figures(tests: list[Backtest], params: dict, names: list[str], cap
     return out
 
 
+def _backtest_frame(test: Backtest, params: dict, names: list[str]) -> pl.DataFrame:
+    """One backtest's population scored by a model with `params` trained at its cut, the naive
+    baselines' scores and y (1: labelled abuse after the cut): what the backtest plots show."""
+    model = fit_examples(AbuseClassifier(**params), test.examples, names)
+    return (
+        test.population.select(
+            *BASELINES,
+            score=pl.Series(predict(model, test.population, names)),
+            account_id="account_id",
+        )
+        .join(test.later, on="account_id", how="left")
+        .with_columns(pl.col("y").fill_null(0))
+    )
+
+
 def _figures(tests: list[Backtest], best: dict, names: list[str], capacity: int, history: list[dict]) -> dict:
     """The backtest figures of the chosen parameters per window, their mean and spread, and the
     naive baselines judged on the same populations and windows."""
@@ -173,7 +221,7 @@ def _figures(tests: list[Backtest], best: dict, names: list[str], capacity: int,
         for name, value in figures.items():
             if name != "days":
                 metrics[f"backtest_{figures['days']}d_{name}"] = value
-    for name in ("recall_at_capacity", "precision_at_capacity", "average_precision"):
+    for name in FIGURES:
         values = [f[name] for f in chosen if not math.isnan(f.get(name, math.nan))]
         if values:
             metrics[f"backtest_{name}"] = float(np.mean(values))
@@ -182,9 +230,35 @@ def _figures(tests: list[Backtest], best: dict, names: list[str], capacity: int,
         for test in tests:
             scored = test.population.select("account_id", score=pl.col(baseline).fill_null(0.0) + _ties(test))
             for name, value in judge(scored, test.later, capacity).items():
-                if name in ("recall_at_capacity", "precision_at_capacity", "average_precision"):
+                if name in FIGURES:
                     metrics[f"baseline_{baseline}_{test.window.days}d_{name}"] = value
+        for name in FIGURES:
+            values = [metrics.get(f"baseline_{baseline}_{b.window.days}d_{name}", math.nan) for b in tests]
+            if values and not all(math.isnan(v) for v in values):
+                metrics[f"baseline_{baseline}_{name}"] = float(np.nanmean(values))
+    floors = [metrics[f"baseline_{b}_{HEADLINE}"] for b in BASELINES if f"baseline_{b}_{HEADLINE}" in metrics]
+    if floors:
+        metrics[f"baseline_best_{HEADLINE}"] = max(floors)
     return metrics
+
+
+def _shift(model: AbuseClassifier, final: pl.DataFrame, scored: pl.DataFrame, names: list[str], capacity: int):
+    """The tenure and recency of the training positives against the top of the queue the model
+    produces at T (models.shift); each large shift is a warning."""
+    top = ranked(scored.select("account_id", score=pl.Series(predict(model, scored, names)))).head(capacity)
+    queue = top.join(scored, on="account_id")
+    shift = tenure_shift(final.filter(pl.col("y") == 1), queue)
+    for row in shift:
+        if row["shifted"]:
+            log.warning(
+                "training positives and the top of the queue differ in %s (median %.0f vs %.0f, KS %.2f): "
+                "the model may rank by age, not behaviour",
+                row["feature"],
+                row["positives_median"],
+                row["queue_median"],
+                row["ks"],
+            )
+    return shift
 
 
 def _ties(test: Backtest) -> pl.Expr:
@@ -193,14 +267,31 @@ def _ties(test: Backtest) -> pl.Expr:
     return orders / (orders.max() + 1) * 1e-3
 
 
-def _register(data, as_of, t, settings, loaded, inputs, training, searching, final, tests, model, metrics, history):
+def _register(data, as_of, t, settings, loaded, inputs, training, searching, outcome: Outcome):
+    final, tests, model, metrics, history, shift = (
+        outcome.examples,
+        outcome.tests,
+        outcome.model,
+        outcome.metrics,
+        outcome.history,
+        outcome.shift,
+    )
     registry.discard_incomplete(settings.tracking_uri)  # what a killed training left half-registered
     names = feature_names()
+    digest = fingerprint(data)
     with mlflow.start_run(run_name=f"train as of {as_of}") as run:
+        mlflow.set_tags(registry.provenance())
+        examples = final.select(*names, "y", "weight").to_pandas()
+        source = str(Path(data).resolve())
+        mlflow.log_input(
+            mlflow.data.from_pandas(examples, source=source, targets="y", name="training examples", digest=digest[:20]),
+            context="training",
+        )
         mlflow.log_params(
             {
                 "as_of": as_of.isoformat(),
                 "data": str(Path(data).resolve()),
+                "data_sha256": digest,
                 "feature_set_version": FEATURE_SET_VERSION,
                 "features": len(names),
                 "train_rows": final.height,
@@ -217,12 +308,23 @@ def _register(data, as_of, t, settings, loaded, inputs, training, searching, fin
         mlflow.log_metrics({k: v for k, v in metrics.items() if np.isfinite(v)})
         registry.log_json({"feature_set_version": FEATURE_SET_VERSION, "features": names}, "feature_list.json")
         registry.log_json(history, "search_history.json")
+        registry.log_json(shift, "tenure_shift.json")
+        mlflow.log_metrics({f"shift_{row['feature']}_ks": row["ks"] for row in shift if np.isfinite(row["ks"])})
+        shifted = [row["feature"] for row in shift if row["shifted"]]
+        mlflow.set_tag("tenure_shift_warning", ", ".join(shifted) or "none")
         registry.log_json(inputs, "inputs/summary.json")
         if loaded.rejects.height:
             with tempfile.TemporaryDirectory() as tmp:
                 write_rejects(loaded.rejects, Path(tmp) / "rejects.parquet")
                 mlflow.log_artifact(str(Path(tmp) / "rejects.parquet"), "inputs")
         registry.log_figure(importance_figure(names, model.gain_importance()), "plots/feature_importance.png")
+        if outcome.plotted is not None:
+            judged = outcome.plotted
+            title = f"backtest: scored at T-{tests[0].window.days}d, judged by later labels"
+            registry.log_figure(pr_figure(judged, f"Precision-recall, {title}"), "plots/pr_curve.png")
+            registry.log_figure(
+                precision_at_k_figure(judged, settings.capacity, f"Precision at k, {title}"), "plots/precision_at_k.png"
+            )
         train_scores = predict(model, final, names)
         groups = np.where(
             final["y"].to_numpy() == 1, "abuse", np.where(final["labelled"].to_numpy(), "legit", "presumed legit")
@@ -232,13 +334,26 @@ def _register(data, as_of, t, settings, loaded, inputs, training, searching, fin
         logged = registry.log_model(
             model,
             feature_frame(final.head(50), names),
-            {"feature_set_version": FEATURE_SET_VERSION, "as_of": as_of.isoformat(), "labels_before": t.isoformat()},
+            {
+                "feature_set_version": FEATURE_SET_VERSION,
+                "as_of": as_of.isoformat(),
+                "labels_before": t.isoformat(),
+                "data_sha256": digest,
+            },
         )
         champion = compare_champion(settings.tracking_uri, tests, settings.capacity, names)
         candidate = metrics.get(f"backtest_{HEADLINE}", math.nan)
-        alias = registry.CHAMPION if promote(candidate, champion) else registry.CHALLENGER
+        floor = metrics.get(f"baseline_best_{HEADLINE}", math.nan)
+        alias = registry.CHAMPION if promote(candidate, champion, floor) else registry.CHALLENGER
         version = registry.register(logged, alias)  # the last step: a version exists only with its tags and alias
-        mlflow.set_tags({"alias": alias, "registered_version": version, "champion_comparison": champion.state.value})
+        mlflow.set_tags(
+            {
+                "alias": alias,
+                "registered_version": version,
+                "champion_comparison": champion.state.value,
+                "champion_comparison_reason": champion.reason,
+            }
+        )
         if champion.state is ChampionState.COMPARED and np.isfinite(champion.precision):
             mlflow.log_metric(f"champion_backtest_{HEADLINE}", champion.precision)
     log.info(
@@ -260,8 +375,9 @@ def compare_champion(uri: str, tests: list[Backtest], capacity: int, names: list
     trained on labels decided inside a window; otherwise its mean headline figure there."""
     try:
         champion = registry.load(uri, registry.CHAMPION)
-        for test in tests:
-            check_columns(test.population, champion.columns, champion.feature_set_version)
+        check_columns(
+            pl.DataFrame(schema=dict.fromkeys(names, pl.Float64)), champion.columns, champion.feature_set_version
+        )
     except (registry.RegistryError, ValueError) as exc:
         log.info("no comparable champion (%s)", exc)
         return Comparison(ChampionState.ABSENT, reason=str(exc))

@@ -26,9 +26,9 @@ def _client(uri: str):
 
 def model_versions(tracking_uri: str) -> pd.DataFrame:
     """Every registered version of the model, oldest first: version, aliases (comma-separated),
-    created (UTC), run_id, the run's as_of, feature_set_version, training and validation
-    examples, and every metric the training run logged (precision_at_k, pr_auc, the baselines',
-    champion_precision_at_k, ...)."""
+    created (UTC), run_id, the run's as_of, feature_set_version, training rows and abuse
+    accounts, and every metric the training run logged (backtest_precision_at_k, the baselines',
+    champion_backtest_precision_at_k, ...)."""
     client = _client(tracking_uri)
     aliases: dict[str, list[str]] = {}
     for alias, version in client.get_registered_model(registry.MODEL_NAME).aliases.items():
@@ -45,8 +45,8 @@ def model_versions(tracking_uri: str) -> pd.DataFrame:
                 "run_id": mv.run_id,
                 "as_of": params.get("as_of"),
                 "feature_set_version": params.get("feature_set_version"),
-                "train_examples": float(params.get("train_examples", "nan")),
-                "valid_examples": float(params.get("valid_examples", "nan")),
+                "train_rows": float(params.get("train_rows", "nan")),
+                "train_abuse_accounts": float(params.get("train_abuse_accounts", "nan")),
                 **run.data.metrics,
             }
         )
@@ -54,24 +54,28 @@ def model_versions(tracking_uri: str) -> pd.DataFrame:
 
 
 def metrics_figure(versions: pd.DataFrame) -> Figure:
-    """Precision at k and PR-AUC of each version on its own validation window, with the naive
-    baselines and (where logged) the then-champion on the same window."""
+    """The backtest's precision at k and average precision of each version (mean over its
+    windows), with the naive baselines on the same windows and, where logged, the then-champion
+    judged there."""
     fig = Figure(figsize=(12, 4.5), layout="constrained")
     left, right = fig.subplots(1, 2)
     x = versions["version"].to_numpy()
     labels = [f"v{v}\n{a}" if a else f"v{v}" for v, a in zip(versions["version"], versions["aliases"], strict=True)]
-    panels = ((left, "precision_at_k", "Precision at k (k = validation positives)"), (right, "pr_auc", "PR-AUC"))
+    panels = (
+        (left, "precision_at_k", "Precision at k (k = abuse labels after the cut)"),
+        (right, "average_precision", "Average precision"),
+    )
     for ax, metric, title in panels:
-        series = {"model": metric, **{f"baseline: {b}": f"baseline_{b}_{metric}" for b in BASELINES}}
+        series = {"model": f"backtest_{metric}", **{f"baseline: {b}": f"baseline_{b}_{metric}" for b in BASELINES}}
         if metric == "precision_at_k":
-            series["champion at the time"] = "champion_precision_at_k"
+            series["champion at the time"] = "champion_backtest_precision_at_k"
         for (name, column), style in zip(series.items(), ("-o", "--s", "--^", ":x"), strict=False):
             if column in versions.columns:
                 ax.plot(x, versions[column].to_numpy(dtype=float), style, label=name)
         ax.set_xticks(x, labels)
         ax.set(xlabel="registered version", ylabel=metric.replace("_", " "), title=title, ylim=(0, 1.02))
-        ax.legend(fontsize=8)
-    fig.suptitle("Validation metrics across registered versions", fontsize=13)
+        ax.legend(fontsize=8, loc="lower right")
+    fig.suptitle("Backtest of the nightly run, across registered versions", fontsize=13)
     return fig
 
 

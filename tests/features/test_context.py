@@ -82,7 +82,14 @@ def test_seller_stockout_rate_is_per_paid_order():
         seller_cancel(paid=False, seller_id="s1"),  # unpaid: neither an event nor a trial
         dict(placed_at=P, seller_id="s2"),
     )
-    expected = pl.DataFrame({"seller_id": ["s1", "s2"], "seller_stockout_rate": [(1 + 0.4) / (3 + 20), 0.02]})
+    expected = pl.DataFrame(
+        {
+            "seller_id": ["s1", "s2"],
+            "seller_stockout_rate": [(1 + 0.4) / (3 + 20), 0.02],
+            "seller_buyer_cancels": [0, 0],  # no buyer cancelled an order of either
+        },
+        schema_overrides={"seller_buyer_cancels": pl.UInt32},
+    )
     assert_frame_equal(seller_context(given).sort("seller_id"), expected)
 
 
@@ -116,7 +123,7 @@ REGIONS = pl.DataFrame(
         "region_refusal_rate": [0.05, 0.01],
     }
 )
-SELLERS = pl.DataFrame({"seller_id": ["s1"], "seller_stockout_rate": [0.04]})
+SELLERS = pl.DataFrame({"seller_id": ["s1"], "seller_stockout_rate": [0.04], "seller_buyer_cancels": [4]})
 CAMPAIGNS = pl.DataFrame({"campaign_id": ["C"], "campaign_stockout_rate": [0.3]})
 
 
@@ -139,6 +146,7 @@ def test_expected_and_excess_against_given_context_rates():
             "refusals_expected_lifetime": 0.05 + 0.05 + 0.01,
             "refusals_excess_lifetime": 1 - 0.11,
             "region_logistics_rate_mean": (0.1 + 0.1 + 0.2 + 0.1 + 0.2) / 5,  # over all five orders
+            "max_seller_cancel_share_lifetime": 1 / (4 + 3),  # 1 of s1's 4 buyer cancellations, prior 3
         }
     )
 

@@ -89,7 +89,7 @@ def test_fit_refuses_a_training_set_without_both_classes():
 
 def test_fit_then_predict_gives_a_probability_per_row():
     train = catalogue_frame([0, 1] * 40)
-    unfitted = AbuseClassifier(n_estimators=5, min_child_samples=2)
+    unfitted = AbuseClassifier(n_estimators=5, min_child_samples=2, bags=2)
     model = fit_examples(unfitted, train)
 
     assert model is unfitted  # fit returns the estimator itself ...
@@ -98,24 +98,30 @@ def test_fit_then_predict_gives_a_probability_per_row():
     p = predict(model, train, feature_names())
     assert p.shape == (80,)
     assert ((p >= 0) & (p <= 1)).all()
-    assert np.allclose(model.booster_.predict(train.select(feature_names()).to_pandas()), p)
+    # The probability of the log-odds averaged over the bags.
+    raw = np.mean(
+        [b.predict(train.select(feature_names()).to_pandas(), raw_score=True) for b in model.boosters_], axis=0
+    )
+    assert np.allclose(p, 1 / (1 + np.exp(-raw)))
 
 
-def test_rounds_are_chosen_on_the_latest_training_decisions_then_the_model_is_refitted_on_all():
-    train = catalogue_frame([0, 1] * 300, signal=True)  # decisions spread over 60 days
-    cfg = AbuseClassifier(n_estimators=400, early_stopping_rounds=20, early_stopping_days=14, min_child_samples=5)
-    model = fit_examples(cfg, train)
+def test_bagging_separates_the_ties_of_shallow_trees():
+    train = catalogue_frame([0, 1] * 200, signal=True)
+    shallow = dict(n_estimators=20, num_leaves=3, min_child_samples=40)
 
-    assert 1 <= model.rounds_ < 400  # early stopping chose, on the last 14 days
-    assert model.booster_.num_trees() == model.rounds_  # the refit on every example has that many rounds
-    assert model.n_estimators == 400  # the hyper-parameter is not overwritten by what was learned
+    one = predict(fit_examples(AbuseClassifier(**shallow, bags=1), train), train, feature_names())
+    three = predict(fit_examples(AbuseClassifier(**shallow, bags=3), train), train, feature_names())
+
+    assert len(np.unique(three)) > len(np.unique(one))
 
 
-def test_without_both_classes_in_the_latest_days_the_default_rounds_are_used():
-    y = [0, 1] * 50 + [0] * 20
-    train = catalogue_frame(
-        y, days_ago=[60 - i * 0.3 for i in range(100)] + [3.0] * 20
-    )  # only legit in the last 14 days
-    model = fit_examples(AbuseClassifier(n_estimators=400, default_rounds=7, min_child_samples=5), train)
+def test_a_value_missing_only_at_scoring_is_read_as_the_training_median():
+    train = catalogue_frame([0, 1] * 100, signal=True)
+    model = fit_examples(AbuseClassifier(n_estimators=30, min_child_samples=5, bags=1), train)
+    first = feature_names()[0]
+    row = train.head(1)
 
-    assert model.rounds_ == 7 and model.booster_.num_trees() == 7
+    missing = predict(model, row.with_columns(pl.lit(None, pl.Float64).alias(first)), feature_names())
+    median = predict(model, row.with_columns(pl.lit(float(train[first].median())).alias(first)), feature_names())
+
+    assert missing == pytest.approx(median, abs=1e-12)

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import re
+from datetime import date
 
 import numpy as np
 import polars as pl
 import pytest
 
+from features.columns import Unit
 from models.estimator import AbuseClassifier
-from models.explain import contributions, reasons
+from models.explain import _shown, contributions, reasons
 
 NAMES = ["buyer_cancels_30d", "account_age_days", "ring_size"]
 
@@ -43,7 +46,7 @@ def population() -> pl.DataFrame:
 
 @pytest.fixture(scope="module")
 def model(population: pl.DataFrame) -> AbuseClassifier:
-    m = AbuseClassifier(default_rounds=40, num_leaves=7, min_child_samples=5, subsample=1.0, colsample_bytree=1.0)
+    m = AbuseClassifier(n_estimators=40, num_leaves=7, min_child_samples=5, subsample=1.0, colsample_bytree=1.0, bags=1)
     return m.fit(population.select(NAMES).to_pandas(), population["y"].to_numpy())
 
 
@@ -99,12 +102,15 @@ def test_one_valid_json_list_per_flagged_account(explained):
             assert {"feature", "value", "contribution", "text"} <= set(item)
 
 
-def test_only_features_pushing_the_score_up_are_reasons_strongest_first(explained):
+def test_only_known_features_pushing_the_score_up_are_reasons_most_extreme_first(explained):
     _, parsed, contrib = explained
 
     for r, items in enumerate(parsed):
         features = [item for item in items if item["feature"] != "ring_evidence"]
-        assert [f["feature"] for f in features] == [NAMES[i] for i in np.argsort(-contrib[r]) if contrib[r, i] > 0]
+        assert all(contrib[r, NAMES.index(f["feature"])] > 0 for f in features)
+        assert all(f["value"] is not None and f["percentile"] is not None for f in features)
+        extremeness = [abs(f["percentile"] - 50) for f in features]
+        assert extremeness == sorted(extremeness, reverse=True)
         assert [f["contribution"] for f in features] == [
             round(float(contrib[r, NAMES.index(f["feature"])]), 4) for f in features
         ]
@@ -139,14 +145,42 @@ def test_ring_evidence_only_for_ring_members(explained):
     )
 
 
-def test_an_unknown_value_is_null_in_the_json_and_unknown_in_the_text(explained):
+def test_an_unknown_value_is_never_cited_even_when_it_drives_the_score(explained):
     _, parsed, contrib = explained
 
     assert contrib[2, NAMES.index("account_age_days")] > 0  # an unknown age is suspicious in this population
-    age = next(item for item in parsed[2] if item["feature"] == "account_age_days")
-    assert age["value"] is None
-    assert age["percentile"] is None
-    assert "unknown" in age["text"]
+    assert "account_age_days" not in [item["feature"] for item in parsed[2]]
+    assert all("unknown" not in item["text"] and "nan" not in item["text"] for items in parsed for item in items)
+
+
+@pytest.mark.parametrize(
+    ("value", "unit", "text"),
+    [
+        (3.0, "minutes", "3 minutes"),
+        (90.0, "minutes", "1.5 hours"),
+        (2880.0, "minutes", "2 days"),
+        (1.0, "days", "1 day"),
+        (0.25, "days", "6 hours"),
+        (412.0, "days", "412 days"),
+        (12345.0, "orders", "12,345"),
+        (2.0, "accounts", "2"),
+        (1234567.0, "USD", "1,234,567 USD"),
+        (12.5, "USD", "12.50 USD"),
+        (0.123, "share", "12%"),
+        (1.0, "0/1", "yes"),
+        (0.000012, "index 0..1", "0"),
+    ],
+)
+def test_values_are_shown_in_a_persons_units(value, unit, text):
+    assert _shown(value, Unit(unit)) == text
+
+
+def test_texts_name_the_runs_date_not_t(model, population):
+    items = parse(reasons(model, flagged(RING_MEMBER), population, NAMES, as_of=date(2026, 3, 11))[0])
+
+    age = next(item for item in items if item["feature"] == "account_age_days")
+    assert "days from registration to 2026-03-11" in age["text"]
+    assert not any(re.search(r"\bt\b", item["text"]) for item in items)
 
 
 def test_top_limits_the_number_of_feature_reasons(model, population):

@@ -27,8 +27,26 @@ def compared(precision: float) -> Comparison:
         (NAN, compared(0.50), False),  # a candidate that cannot be measured never wins
         (0.10, compared(NAN), True),  # a champion that cannot be measured loses to one that can
         (NAN, compared(NAN), False),
-        (0.99, NOT_COMPARABLE, False),  # no fair comparison: the champion keeps its alias
+        (0.99, NOT_COMPARABLE, True),  # no fair comparison and no floor: the champion cannot block
+        (NAN, NOT_COMPARABLE, False),
     ],
 )
 def test_promote(candidate, champion, promoted):
     assert promote(candidate, champion) is promoted
+
+
+@pytest.mark.parametrize(
+    ("candidate", "floor", "promoted"),
+    [
+        (0.90, 0.30, True),  # beats counting cancellations: it replaces a champion it cannot be compared with
+        (0.30, 0.30, False),  # no better than the best naive baseline: the champion stays
+        (0.20, 0.30, False),
+    ],
+)
+def test_a_champion_that_cannot_be_compared_yields_to_a_candidate_above_the_floor(candidate, floor, promoted):
+    assert promote(candidate, NOT_COMPARABLE, floor) is promoted
+
+
+def test_the_floor_does_not_apply_when_the_champion_was_compared():
+    assert promote(0.2, compared(0.1), floor=0.9)
+    assert not promote(0.2, compared(0.3), floor=0.1)

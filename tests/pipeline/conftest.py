@@ -8,7 +8,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from e2e import APP_PASSWORD, APP_USERS, AS_OF, MARKET, Champion, settings_in
+from e2e import APP_PASSWORD, APP_USERS, AS_OF, FAST, MARKET, Champion, settings_in
 from snapshot_market import frame, valid_market
 
 from simulator import write_market
@@ -30,7 +30,7 @@ def champion(market: Path, tmp_path_factory: pytest.TempPathFactory) -> Champion
     home = tmp_path_factory.mktemp("registry")
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(home)  # MLflow puts the artifacts of a new experiment under the working directory
-        trained = train(market, AS_OF, settings_in(home))
+        trained = train(market, AS_OF, settings_in(home), searching=FAST)
     assert (trained.version, trained.alias) == ("1", "champion")
     return Champion(home, settings_in(home).tracking_uri, trained)
 

@@ -17,6 +17,7 @@ from unittest import mock
 
 import pytest
 
+from models.search import SearchConfig
 from pipeline.cli import main
 from pipeline.settings import Settings
 from pipeline.train import TrainResult
@@ -27,6 +28,9 @@ from simulator import MarketConfig
 MARKET = MarketConfig(accounts=4000, days=70, seed=2)
 AS_OF = MARKET.start + timedelta(days=MARKET.days - 1)  # the market's last day, 2026-03-11
 LOG = logging.getLogger("buyer_abuse")
+# The end-to-end tests train many times: a search of two trials (the defaults and one more) keeps
+# every stage and figure of a training while costing a third of the default six.
+FAST = SearchConfig(trials=2)
 # The review app's users in conftest's `reviewed_run`, all with one password.
 APP_USERS = {"ana": "analyst", "bo": "analyst", "vic": "viewer"}
 APP_PASSWORD = "correct horse battery"

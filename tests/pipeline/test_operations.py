@@ -13,7 +13,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 import sqlalchemy as sa
-from e2e import AS_OF, Champion, invoke, one_line, settings_in
+from e2e import AS_OF, FAST, Champion, invoke, one_line, settings_in
 
 import pipeline.drift
 import pipeline.files
@@ -439,7 +439,7 @@ def test_a_killed_training_leaves_no_half_registered_version(market, tmp_path, m
     with monkeypatch.context() as mp:  # stopped between registering the version and giving it its alias
         mp.setattr(registry, "set_alias", killed)
         with pytest.raises(KeyboardInterrupt):
-            train(market, AS_OF, settings_in(tmp_path))
+            train(market, AS_OF, settings_in(tmp_path), searching=FAST)
     assert client.search_model_versions(f"name = '{registry.MODEL_NAME}'") == []
 
     # Killed outright (-9) in that instant: a version without alias whose run never ended.
@@ -448,7 +448,7 @@ def test_a_killed_training_leaves_no_half_registered_version(market, tmp_path, m
         registry.MODEL_NAME, f"runs:/{orphan_run.info.run_id}/model", run_id=orphan_run.info.run_id
     )
 
-    trained = train(market, AS_OF, settings_in(tmp_path))
+    trained = train(market, AS_OF, settings_in(tmp_path), searching=FAST)
 
     versions = {str(v.version) for v in client.search_model_versions(f"name = '{registry.MODEL_NAME}'")}
     assert versions == {trained.version} and str(orphan.version) not in versions

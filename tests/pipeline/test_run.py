@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import socket
 from dataclasses import replace
 from datetime import date, datetime, timedelta
@@ -23,6 +24,8 @@ from pandas.testing import assert_frame_equal
 import pipeline.registry
 import pipeline.run
 import pipeline.train
+from features.catalogue import lookup
+from features.columns import COUNTS, Unit
 from features.labels import labels_in_force
 from features.time import as_of_end
 from models.drift import DRIFT_THRESHOLD
@@ -68,14 +71,19 @@ def morning_after(day: date) -> datetime:
 
 
 def active_accounts(market: Path, day: date) -> set[str]:
-    """Accounts with an order or a payment attempt in the 90 days before the end of `day`, from the raw tables."""
+    """Accounts with an order, a payment attempt or a session in the 90 days before the end of `day`, from the raw tables."""
     t = as_of_end(day)
     orders = pl.read_parquet(market / "orders.parquet")
     attempts = pl.read_parquet(market / "payment_attempts.parquet").join(
         orders.select("order_id", "account_id"), on="order_id"
     )
+    sessions = pl.read_parquet(market / "sessions.parquet")
     recent = lambda frame, column: frame.filter(pl.col(column).is_between(t - 90 * DAY, t, closed="left"))
-    return set(recent(orders, "placed_at")["account_id"]) | set(recent(attempts, "attempted_at")["account_id"])
+    return (
+        set(recent(orders, "placed_at")["account_id"])
+        | set(recent(attempts, "attempted_at")["account_id"])
+        | set(recent(sessions, "started_at")["account_id"])
+    )
 
 
 def confirmed_in_snapshot(market: Path, day: date) -> set[str]:
@@ -130,6 +138,30 @@ def test_run_scores_every_active_account_and_queues_the_top_with_reasons(market,
     for text in queue["reasons"]:
         reasons = json.loads(text)
         assert reasons and all(r["text"] and r["contribution"] > 0 for r in reasons if r["feature"] != "ring_evidence")
+        check_reason_rules(reasons, AS_OF)
+
+
+def check_reason_rules(reasons: list[dict], day: date) -> None:
+    """docs/model.md, "Scoring and reasons": never an unknown value, the most extreme first,
+    values in a person's units, the run's date instead of t."""
+    features = [r for r in reasons if r["feature"] != "ring_evidence"]
+    assert all(r["value"] is not None and r["percentile"] is not None for r in features), reasons
+    extremeness = [abs(r["percentile"] - 50) for r in features]
+    assert extremeness == sorted(extremeness, reverse=True), reasons
+    for r in reasons:
+        text = r["text"]
+        assert not re.search(r"\b(nan|None|unknown|inf)\b", text), text
+        assert not re.search(r"\d[eE][+-]?\d", text), text  # no e-notation
+        assert not re.search(r"\bt\b", text), text  # the run's date, not t
+        feature = lookup(r["feature"])
+        if feature is not None and feature.unit in COUNTS:
+            shown = text.rsplit(": ", 1)[1].split(" (")[0]
+            assert re.fullmatch(r"[0-9,]+", shown), text  # counts as integers
+        if feature is not None and feature.unit == Unit.MINUTES:
+            assert (
+                not re.search(r": [0-9,.]+ minutes", text)
+                or float(re.search(r": ([0-9,.]+) minutes", text)[1].replace(",", "")) < 60
+            ), text
 
 
 @pytest.mark.parametrize(
@@ -234,30 +266,24 @@ def test_the_next_training_learns_from_the_verdicts(market, workdir, review_url,
         record_verdict(engine, account, EARLY, status, "ana", reviewed_at=morning_after(EARLY))
     engine.dispose()
     seen = []
-    real = pipeline.train.training_examples
-    monkeypatch.setattr(pipeline.train, "training_examples", lambda *a, **k: seen.append(real(*a, **k)) or seen[-1])
+    real = pipeline.train.draw_examples
+    monkeypatch.setattr(pipeline.train, "draw_examples", lambda *a, **k: seen.append(real(*a, **k)) or seen[-1])
     uri = use_store(monkeypatch, workdir)  # a registry of its own: the module's champion stays as it is
 
     code, _, err = invoke("train", "--data", market, "--as-of", AS_OF, "--review-db", review_url)
 
     assert (code, err) == (0, "")  # MLflow's own progress lines go to stdout too
-    examples = seen[0].filter(pl.col("account_id").is_in(unlabelled)).sort("account_id")
-    assert examples.select("account_id", "snapshot_at", "label", "y", "weight", "presumed", "part").rows() == [
-        (
-            account,
-            as_of_end(EARLY),
-            "abuse" if status == "confirmed_abuse" else "legit",
-            int(status == "confirmed_abuse"),
-            1.0,
-            False,
-            "train",
-        )
-        for account, status in sorted(verdicts.items())
-    ]
+    final = seen[0].filter(pl.col("account_id").is_in(unlabelled))  # the first draw: the final fit's, at T
+    assert set(final["account_id"]) == set(unlabelled)
+    for account, status in verdicts.items():
+        mine = final.filter(pl.col("account_id") == account)
+        assert set(mine["y"]) == {int(status == "confirmed_abuse")}, account
+        assert mine["labelled"].all() and set(mine["decided_at"]) == {morning_after(EARLY)}
+        assert as_of_end(EARLY) in mine["cutoff"].to_list()  # drawn where it was scored, with its verdict
     client = MlflowClient(tracking_uri=uri)
     (logged,) = client.search_runs([client.get_experiment_by_name("buyer-abuse").experiment_id])
     before = MlflowClient(tracking_uri=champion.uri).get_run(champion.trained.run_id).data.params
-    assert int(logged.data.params["train_abuse"]) == int(before["train_abuse"]) + 2
+    assert int(logged.data.params["train_abuse_accounts"]) == int(before["train_abuse_accounts"]) + 2
 
 
 def crash(*args: object, **kwargs: object) -> None:
@@ -419,6 +445,10 @@ def test_the_summary_has_counts_stages_model_quantiles_queue_rings_and_drift(mar
     assert summary["inputs"]["rejected_rows"] == 0
     assert (summary["accounts"], summary["scored"], summary["queued"]) == (features.height, scores.height, len(queue))
     assert summary["queued"] == 50
+    queued_scores = queue.loc[queue["rank"] <= 50, "score"]
+    assert summary["queued_sharing_a_score"] == int(queued_scores.duplicated(keep=False).sum())
+    assert summary["queued_sharing_a_score"] <= 2  # bagged boosters: scores do not tie in blocks
+    assert summary["unknown_families"] == {}  # the simulated market has every source
     assert summary["already_confirmed_excluded"] == len(
         confirmed_in_snapshot(market, AS_OF) & set(scores["account_id"])
     )

@@ -1,40 +1,41 @@
 """`buyer-abuse train` end to end on a small simulated market: an MLflow run that names its data,
-features and metrics, a registered version with a signature, and the champion/challenger rule."""
+code, features, backtest and search, a registered version usable with MLflow's own tools, the
+backtest scoring what `run` scores, and the champion/challenger rule."""
 
 from __future__ import annotations
 
 import json
 import re
+import shutil
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import mlflow
+import numpy as np
 import polars as pl
 import pytest
-from e2e import AS_OF, MARKET, settings_in, use_store
+from e2e import AS_OF, FAST, MARKET, invoke, settings_in, use_store
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 import pipeline.train
 from features.build import FEATURE_SET_VERSION
-from features.catalogue import feature_names
-from features.labels import labels_in_force
+from features.catalogue import feature_names, lookup
 from features.time import as_of_end
-from models.dataset import TrainingConfig, split
-from models.promotion import ChampionState, promote
+from models.backtest import population
+from models.estimator import predict
+from models.promotion import ChampionState
 from pipeline import registry
 from pipeline.errors import InputError
 from pipeline.registry import CHALLENGER, CHAMPION, MODEL_NAME, RegisteredModel
-from pipeline.train import TrainResult, compare_champion, train
+from pipeline.run import run
+from pipeline.snapshot import fingerprint, load_snapshot
+from pipeline.train import HEADLINE, TrainResult, compare_champion, feature_snapshots, known_before, train
+from simulator import MarketConfig, write_market
 
-PLOTS = {
-    "plots/pr_curve.png",
-    "plots/precision_at_k.png",
-    "plots/score_distribution.png",
-    "plots/feature_importance.png",
-}
+PLOTS = {"plots/score_distribution.png", "plots/feature_importance.png"}
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
@@ -51,8 +52,8 @@ def trained_twice(market: Path, tmp_path_factory: pytest.TempPathFactory) -> Tra
     home = tmp_path_factory.mktemp("registry")
     with pytest.MonkeyPatch.context() as mp:
         use_store(mp, home)
-        first = train(market, AS_OF, settings_in(home))
-        second = train(market, AS_OF, settings_in(home))
+        first = train(market, AS_OF, settings_in(home), searching=FAST)
+        second = train(market, AS_OF, settings_in(home), searching=FAST)
     return TrainedTwice(home, first, second)
 
 
@@ -71,51 +72,51 @@ def alias_version(client: MlflowClient, alias: str) -> str | None:
 
 
 @pytest.mark.slow
-def test_the_market_has_abuse_labels_on_both_sides_of_the_gap(market):
-    t = as_of_end(AS_OF)
-    decided = split(labels_in_force(pl.read_parquet(market / "labels.parquet"), t), t, TrainingConfig())
-
-    abuse = decided.filter(pl.col("label") == "abuse")["part"].value_counts()
-    counts = dict(zip(abuse["part"].to_list(), abuse["count"].to_list(), strict=True))
-    assert counts.get("train", 0) >= 10
-    assert counts.get("valid", 0) >= 10
-
-
-@pytest.mark.slow
-def test_the_first_train_registers_version_1_as_champion(trained_twice, client):
+def test_the_first_train_registers_version_1_as_champion_with_backtest_figures(trained_twice, client):
     first = trained_twice.first
 
     assert (first.version, first.alias, first.champion.state) == ("1", CHAMPION, ChampionState.ABSENT)
-    assert alias_version(client, CHAMPION) == "1"
-    assert first.metrics["positives"] > 0
-    assert 0 <= first.metrics["precision_at_k"] <= 1
+    assert client.get_run(first.run_id).data.tags["alias"] == CHAMPION
+    # Two backtest windows (14 and 28 days), each judged by labels that arrived after its cut.
+    for days in (14, 28):
+        assert first.metrics[f"backtest_{days}d_later_abuse_labels"] >= 5, days
+        assert 0 <= first.metrics[f"backtest_{days}d_{HEADLINE}"] <= 1
+    assert first.metrics[f"backtest_{HEADLINE}"] == pytest.approx(
+        np.mean([first.metrics[f"backtest_{d}d_{HEADLINE}"] for d in (14, 28)])
+    )
+    # Judged beside the naive baselines on the same windows, and above them.
+    assert first.metrics[f"backtest_{HEADLINE}"] > first.metrics[f"baseline_best_{HEADLINE}"]
 
 
 @pytest.mark.slow
-def test_the_training_run_logs_its_data_feature_set_and_metrics(trained_twice, client):
+def test_the_training_run_logs_its_data_code_search_and_shift(trained_twice, client, market, tmp_path):
     first, second = trained_twice.first, trained_twice.second
-    run = client.get_run(first.run_id)
-    params, metrics = run.data.params, run.data.metrics
+    run_ = client.get_run(first.run_id)
+    params, metrics, tags = run_.data.params, run_.data.metrics, run_.data.tags
 
     assert params["as_of"] == AS_OF.isoformat()
     assert params["feature_set_version"] == FEATURE_SET_VERSION
     assert params["features"] == str(len(feature_names()))
-    assert re.fullmatch("[0-9a-f]{64}", params["training_data_sha256"])
-    # The fingerprint names the data: the same data gives the same one.
-    assert client.get_run(second.run_id).data.params["training_data_sha256"] == params["training_data_sha256"]
-    assert int(params["train_abuse"]) > 0
-    for name in (
-        "precision_at_k",
-        "recall_at_k",
-        "pr_auc",
-        "baseline_buyer_cancels_60d_precision_at_k",
-        "baseline_cancel_rate_precision_at_k",
-        "baseline_cancel_rate_recall_at_k",
-        "k",
-    ):
-        assert metrics[name] == pytest.approx(first.metrics[name]), name
-    assert "champion_precision_at_k" not in metrics  # there was nothing to compare with
-    assert (run.data.tags["alias"], run.data.tags["registered_version"]) == (CHAMPION, "1")
+    # The fingerprint is of the input files: the same files give the same one, run after run.
+    assert re.fullmatch("[0-9a-f]{64}", params["data_sha256"])
+    assert params["data_sha256"] == fingerprint(market)
+    assert client.get_run(second.run_id).data.params["data_sha256"] == params["data_sha256"]
+    assert tags["package_version"] and re.fullmatch("([0-9a-f]{40}(\\+dirty)?|unknown)", tags["git_commit"])
+    (dataset,) = run_.inputs.dataset_inputs
+    assert dataset.dataset.name == "training examples"
+    assert str(market.resolve()) in dataset.dataset.source
+    for name, value in first.metrics.items():
+        assert metrics[name] == pytest.approx(value), name
+    history = json.loads(
+        Path(client.download_artifacts(first.run_id, "search_history.json", str(tmp_path))).read_text()
+    )
+    assert len(history) == FAST.trials
+    assert history[0]["params"]["num_leaves"] == params["model.num_leaves"] or any(
+        h["params"]["num_leaves"] == int(params["model.num_leaves"]) for h in history
+    )
+    shift = json.loads(Path(client.download_artifacts(first.run_id, "tenure_shift.json", str(tmp_path))).read_text())
+    assert {row["feature"] for row in shift} == {"account_age_days", "first_order_days_ago", "last_order_days_ago"}
+    assert tags["tenure_shift_warning"] == (", ".join(r["feature"] for r in shift if r["shifted"]) or "none")
 
 
 @pytest.mark.slow
@@ -131,112 +132,194 @@ def test_the_training_run_keeps_the_feature_list_and_plots(trained_twice, client
 
 
 @pytest.mark.slow
-def test_the_registered_version_has_a_signature_of_every_feature(trained_twice, client):
+def test_the_registered_version_has_a_signature_and_an_input_example(trained_twice, client):
     version = client.get_model_version(MODEL_NAME, "1")
-    signature = mlflow.models.get_model_info(f"models:/{MODEL_NAME}/1").signature
+    info = mlflow.models.get_model_info(f"models:/{MODEL_NAME}/1")
 
     assert version.run_id == trained_twice.first.run_id
     assert version.tags["feature_set_version"] == FEATURE_SET_VERSION
-    assert [c.name for c in signature.inputs.inputs] == feature_names()
-    assert {c.type.name for c in signature.inputs.inputs} == {"double"}
-    assert signature.outputs is not None
+    assert [c.name for c in info.signature.inputs.inputs] == feature_names()
+    assert {c.type.name for c in info.signature.inputs.inputs} == {"double"}
+    assert info.saved_input_example_info is not None
     champion = registry.load(settings_in(trained_twice.home).tracking_uri, CHAMPION)
-    assert (champion.version, champion.label) == ("1", f"{MODEL_NAME}/1")
+    assert (champion.version, champion.label) == ("2", f"{MODEL_NAME}/2")  # the second training took over
     assert champion.columns == dict.fromkeys(feature_names(), "Float64")
 
 
 @pytest.mark.slow
-def test_a_second_train_that_does_not_beat_the_champion_is_challenger(trained_twice, client):
+def test_a_second_train_with_the_same_labels_is_not_comparable_and_promoted_above_the_floor(trained_twice, client):
     first, second = trained_twice.first, trained_twice.second
-    run = client.get_run(second.run_id)
-    logged = run.data.metrics
+    tags = client.get_run(second.run_id).data.tags
 
+    # The champion saw every label inside the candidate's windows: no fair comparison, so it
+    # cannot block; the candidate beats the naive baselines on its backtest and takes over.
     assert second.version == "2"
-    # The champion was re-scored on the candidate's validation window, and both figures were logged ...
-    assert logged["champion_precision_at_k"] == pytest.approx(second.champion.precision)
-    assert logged["precision_at_k"] == pytest.approx(second.metrics["precision_at_k"])
-    # ... and the alias follows them: champion only when strictly better.
-    assert second.alias == (CHAMPION if logged["precision_at_k"] > logged["champion_precision_at_k"] else CHALLENGER)
-    # Same data, same (deterministic) model: a tie, which keeps the champion.
-    assert second.champion.precision == pytest.approx(first.metrics["precision_at_k"])
-    assert second.metrics["precision_at_k"] == pytest.approx(first.metrics["precision_at_k"])
-    assert second.alias == CHALLENGER
-    assert run.data.tags["alias"] == CHALLENGER
-    assert (alias_version(client, CHAMPION), alias_version(client, CHALLENGER)) == ("1", "2")
+    assert second.champion.state is ChampionState.NOT_COMPARABLE
+    assert "inside the backtest windows" in tags["champion_comparison_reason"]
+    assert second.metrics[f"backtest_{HEADLINE}"] == pytest.approx(first.metrics[f"backtest_{HEADLINE}"])
+    assert second.alias == CHAMPION
+    assert (alias_version(client, CHAMPION), tags["alias"]) == ("2", CHAMPION)
 
 
 @pytest.mark.slow
-def test_a_better_model_takes_the_champion_alias(market, tmp_path, monkeypatch):
+def test_the_backtest_scores_exactly_the_population_run_scores(champion, market, tmp_path, monkeypatch):
+    """The backtest at a cut scores the accounts `run` on that date scores (less those it
+    never queues: confirmed abusers), from the same features, to the same scores."""
+    use_store(monkeypatch, champion.home)
+    day = AS_OF - timedelta(days=14)
+    cut = as_of_end(day)
+    settings = settings_in(tmp_path, tracking_uri=champion.uri)
+    run(market, day, settings)
+    model = registry.load(champion.uri, CHAMPION)
+    snapshot = load_snapshot(market).snapshot
+    labels = known_before(snapshot.labels, cut)
+
+    backtested = population(feature_snapshots(snapshot, labels, [cut])[cut], labels, cut)
+    backtest = backtested.select("account_id", score=pl.Series(predict(model.model, backtested, model.names)))
+
+    scored = pl.read_parquet(settings.runs / f"as_of={day}" / "scores.parquet").select("account_id", "score")
+    confirmed = labels.filter(pl.col("label") == "abuse")["account_id"]
+    ran = scored.filter(~pl.col("account_id").is_in(confirmed.implode()))
+    joined = backtest.join(ran, on="account_id", how="full", coalesce=True)
+    assert joined.height == backtest.height == ran.height
+    assert (joined["score"] - joined["score_right"]).abs().max() < 1e-12
+
+
+@pytest.mark.slow
+def test_pyfunc_predictions_equal_the_run_scores(champion, market, tmp_path, monkeypatch):
+    use_store(monkeypatch, champion.home)
+    settings = settings_in(tmp_path, tracking_uri=champion.uri)
+    run(market, AS_OF, settings)
+    out = settings.runs / f"as_of={AS_OF}"
+    features = pl.read_parquet(out / "features.parquet")
+    scored = pl.read_parquet(out / "scores.parquet").join(features, on="account_id")
+
+    served = mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}@{CHAMPION}")
+    probabilities = served.predict(scored.select(feature_names()).to_pandas())
+
+    assert np.all((probabilities >= 0) & (probabilities <= 1))
+    assert len(np.unique(probabilities)) > 2  # probabilities, not 0/1 labels
+    assert np.max(np.abs(probabilities - scored["score"].to_numpy())) < 1e-9
+
+
+@pytest.mark.slow
+def test_a_model_trained_on_another_market_does_not_block_this_one(market, tmp_path, monkeypatch):
+    """The demo's champion (another market, dates after this one's windows) is not comparable
+    here; the model trained on this market takes the champion alias because it beats the
+    naive baselines on its own backtest."""
+    uri = use_store(monkeypatch, tmp_path)
+    other = tmp_path / "other_market"
+    later = MarketConfig(accounts=3000, days=MARKET.days + 10, seed=5)
+    write_market(later, other)
+    demo = train(other, later.start + timedelta(days=later.days - 1), settings_in(tmp_path), searching=FAST)
+
+    here = train(market, AS_OF, settings_in(tmp_path), searching=FAST)
+
+    assert (demo.version, demo.alias) == ("1", CHAMPION)
+    assert here.champion.state is ChampionState.NOT_COMPARABLE
+    assert (here.version, here.alias) == ("2", CHAMPION)
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    assert alias_version(client, CHALLENGER) is None  # nobody moved version 1 to challenger: it has no alias
+
+
+@pytest.mark.slow
+def test_a_worse_model_that_can_be_compared_stays_challenger(market, tmp_path, monkeypatch):
     uri = use_store(monkeypatch, tmp_path)
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-    # A deliberately bad first champion: trained on inverted labels, it ranks abusers last.
+    # The champion was trained 30 days earlier, before either backtest cut: it is compared on the
+    # candidate's windows. A deliberately bad candidate (fitted on inverted labels) loses.
+    early = train(market, AS_OF - timedelta(days=30), settings_in(tmp_path), searching=FAST)
     real_fit = pipeline.train.fit_examples
-    inverted = lambda model, rows: real_fit(model, rows.with_columns(y=1 - pl.col("y")))
-    monkeypatch.setattr(pipeline.train, "fit_examples", inverted)
+    monkeypatch.setattr(
+        pipeline.train, "fit_examples", lambda m, rows, names: real_fit(m, rows.with_columns(y=1 - pl.col("y")), names)
+    )
     figures = set(plt.get_fignums())
-    bad = train(market, AS_OF, settings_in(tmp_path))
-    monkeypatch.setattr(pipeline.train, "fit_examples", real_fit)
 
-    good = train(market, AS_OF, settings_in(tmp_path))
+    bad = train(market, AS_OF, settings_in(tmp_path), searching=FAST)
 
     assert set(plt.get_fignums()) == figures  # the plots were logged and closed, not left open
+    assert bad.champion.state is ChampionState.COMPARED
+    assert bad.metrics[f"backtest_{HEADLINE}"] < bad.champion.precision
+    assert (early.alias, bad.alias) == (CHAMPION, CHALLENGER)
+    logged = client.get_run(bad.run_id).data.metrics
+    assert logged[f"champion_backtest_{HEADLINE}"] == pytest.approx(bad.champion.precision)
+    assert (alias_version(client, CHAMPION), alias_version(client, CHALLENGER)) == ("1", "2")
 
-    assert (bad.version, bad.alias) == ("1", CHAMPION)
-    assert good.version == "2"
-    assert good.champion.precision == pytest.approx(bad.metrics["precision_at_k"])
-    assert good.metrics["precision_at_k"] > good.champion.precision
-    assert good.alias == CHAMPION
-    logged = client.get_run(good.run_id).data.metrics
-    assert logged["precision_at_k"] > logged["champion_precision_at_k"]
-    assert (alias_version(client, CHAMPION), alias_version(client, CHALLENGER)) == ("2", None)
+    code, out, _ = invoke("promote", "--version", "2", "--by", "ops", "--note", "chosen by hand")
+
+    assert code == 0 and "version 2 is champion; version 1 is now challenger" in out
+    assert (alias_version(client, CHAMPION), alias_version(client, CHALLENGER)) == ("2", "1")
+    (logged_choice,) = client.search_runs(
+        [client.get_experiment_by_name("buyer-abuse").experiment_id], "tags.kind = 'promotion'"
+    )
+    assert (logged_choice.data.tags["by"], logged_choice.data.tags["previous_champion"]) == ("ops", "1")
+
+
+def test_promoting_a_version_that_does_not_exist_fails_in_one_line(tmp_path, monkeypatch):
+    use_store(monkeypatch, tmp_path)
+
+    code, _, err = invoke("promote", "--version", "9")
+
+    assert code != 0 and err.startswith("buyer-abuse: error: ") and "no version 9" in err and err.count("\n") == 1
 
 
 @pytest.mark.slow
-def test_training_without_labels_before_the_gap_fails_and_registers_nothing(market, tmp_path, monkeypatch):
+def test_training_without_abuse_labels_fails_and_registers_nothing(market, tmp_path, monkeypatch):
     use_store(monkeypatch, tmp_path)
-    early = MARKET.start + timedelta(days=20)  # every label would be decided in the gap or later
+    early = MARKET.start + timedelta(days=10)  # no label decided before a mature cut-off
 
     with pytest.raises(InputError, match=f"^cannot train as of {early}: training needs both abuse and legit examples"):
-        train(market, early, settings_in(tmp_path))
+        train(market, early, settings_in(tmp_path), searching=FAST)
     assert not (tmp_path / "mlflow.db").exists()
     assert not (tmp_path / "mlruns").exists()
 
 
-VALID_FROM = datetime(2026, 3, 10, tzinfo=UTC)
+@pytest.mark.slow
+def test_a_market_without_sessions_names_the_unknown_families_and_never_learns_from_them(
+    market, tmp_path, monkeypatch, caplog
+):
+    data = tmp_path / "no_sessions"
+    shutil.copytree(market, data, ignore=shutil.ignore_patterns("sessions.parquet"))
+    uri = use_store(monkeypatch, tmp_path)
 
+    with caplog.at_level("WARNING", logger="buyer_abuse"):
+        trained = train(data, AS_OF, settings_in(tmp_path), searching=FAST)
 
-def test_no_champion_means_nothing_to_compare_with(tmp_path):
-    found = compare_champion(settings_in(tmp_path).tracking_uri, pl.DataFrame({"y": [1, 0]}), 1, VALID_FROM)
+    assert "the snapshot has no sessions: features of sessions" in caplog.text
+    model = registry.load(uri, CHAMPION).model
+    names = feature_names()
+    unknown = [n for n in names if lookup(n).needs and "sessions" in lookup(n).needs]
+    assert unknown  # the sessions family, at least
+    gain = dict(zip(names, model.gain_importance(), strict=True))
+    assert all(gain[n] == 0 for n in unknown)  # an all-null column is never split on: no score rises by it
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    summary = json.loads(
+        Path(client.download_artifacts(trained.run_id, "inputs/summary.json", str(tmp_path))).read_text()
+    )
+    assert "sessions" in summary["unknown_families"]
 
-    assert found.state is ChampionState.ABSENT
+    settings = settings_in(tmp_path)
+    night = run(data, AS_OF, settings)
+
+    assert "sessions" in night["unknown_families"]
+    features = pl.read_parquet(settings.runs / f"as_of={AS_OF}" / "features.parquet")
+    assert features.select(pl.col(unknown).is_null().all()).row(0) == (True,) * len(unknown)
 
 
 def loads(monkeypatch: pytest.MonkeyPatch, champion: RegisteredModel) -> None:
     monkeypatch.setattr(registry, "load", lambda uri, alias=CHAMPION: champion)
 
 
+def test_no_champion_means_nothing_to_compare_with(tmp_path):
+    found = compare_champion(settings_in(tmp_path).tracking_uri, [], 1, feature_names())
+
+    assert found.state is ChampionState.ABSENT
+
+
 def test_a_champion_that_cannot_score_the_feature_set_is_not_compared(monkeypatch):
     loads(monkeypatch, RegisteredModel(model=None, version="7", columns={"a_retired_feature": "Float64"}, tags={}))
-    table = pl.DataFrame({"y": [1, 0], "orders_7d": [1.0, 2.0]})
 
-    assert compare_champion("unused", table, 1, VALID_FROM).state is ChampionState.ABSENT
-
-
-def test_a_champion_of_another_feature_set_version_is_not_compared(monkeypatch):
-    same_names = {name: "Float64" for name in feature_names()}
-    loads(monkeypatch, RegisteredModel(model=None, version="7", columns=same_names, tags={"feature_set_version": "v0"}))
-    table = pl.DataFrame({name: [0.0, 1.0] for name in feature_names()}).with_columns(y=pl.Series([1, 0]))
-
-    assert compare_champion("unused", table, 1, VALID_FROM).state is ChampionState.ABSENT
-
-
-def test_a_champion_trained_on_labels_inside_the_window_keeps_its_alias(monkeypatch):
-    later = {"labels_before": (VALID_FROM + timedelta(days=3)).isoformat()}
-    loads(monkeypatch, RegisteredModel(model=None, version="9", columns={"orders_7d": "Float64"}, tags=later))
-
-    found = compare_champion("unused", pl.DataFrame({"y": [1, 0], "orders_7d": [1.0, 2.0]}), 1, VALID_FROM)
-    assert found.state is ChampionState.NOT_COMPARABLE
-    assert not promote(0.99, found)
+    assert compare_champion("unused", [], 1, feature_names()).state is ChampionState.ABSENT
 
 
 def test_a_registry_that_does_not_answer_is_tried_again(tmp_path, monkeypatch):
