@@ -82,8 +82,11 @@ def create_app(config: AppConfig) -> FastAPI:
     proxies = [ipaddress.ip_network(p, strict=False) for p in config.trusted_proxies]
 
     @functools.lru_cache(maxsize=1)
+    def snapshot_as(modified: int):  # one snapshot in memory, read again when its directory changes
+        return analysis.snapshot(config.data)
+
     def snap():
-        return analysis.snapshot(config.data) if config.data is not None else None
+        return None if config.data is None else snapshot_as(config.data.stat().st_mtime_ns)
 
     # -- who is asking ------------------------------------------------------------------------
 
