@@ -30,7 +30,7 @@ from datetime import date, timedelta
 
 import numpy as np
 import polars as pl
-from bench_common import CLI, OUT, measure, save
+from bench_common import CLI, OUT, RESULTS, measure, save
 from mlflow.tracking import MlflowClient
 from sklearn.metrics import average_precision_score
 
@@ -125,6 +125,39 @@ def summary(runs: list[dict]) -> dict:
     return {"per_preset": per, "mean_precision_at_k": mean(runs, lambda r: r["precision_at_k"]["model"])}
 
 
+def markdown(result: dict) -> str:
+    """The tables of docs/benchmarks.md from a results file."""
+    lines = [
+        "| label process | seed | k | P@k model | P@k best baseline | lift | P@capacity | AP | backtest P@k | gap | ties in queue |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in result["runs"]:
+        baseline = max(v for name, v in r["precision_at_k"].items() if name != "model")
+        lines.append(
+            f"| {r['preset']} | {r['seed']} | {r['k']:,} | **{r['precision_at_k']['model']:.3f}** | {baseline:.3f} "
+            f"| {r['lift_over_best_baseline']:.1f}x | {r['precision_at_capacity']:.3f} | {r['average_precision']:.3f} "
+            f"| {r['backtest_precision_at_k']:.3f} | {r['backtest_gap']:+.3f} | {r['queued_sharing_a_score']} |"
+        )
+    lines += [
+        "",
+        "| label process | mean P@k | min P@k | mean backtest P@k | largest gap | least lift |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for preset, p in result["per_preset"].items():
+        lines.append(
+            f"| {preset} | {p['precision_at_k']:.3f} | {p['min_precision_at_k']:.3f} | {p['backtest_precision_at_k']:.3f} "
+            f"| {p['max_abs_backtest_gap']:.3f} | {p['min_lift_over_best_baseline']:.1f}x |"
+        )
+    lines.append(f"| **all** | **{result['mean_precision_at_k']:.3f}** | | | | |")
+    patterns = sorted({p for r in result["runs"] for p in r["recall_by_pattern"]})
+    lines += ["", "| pattern | " + " | ".join(f"{r['preset']} {r['seed']}" for r in result["runs"]) + " |"]
+    lines.append("|---|" + "---:|" * len(result["runs"]))
+    for pattern in patterns:
+        cells = " | ".join(f"{r['recall_by_pattern'].get(pattern, float('nan')):.2f}" for r in result["runs"])
+        lines.append(f"| {pattern} | {cells} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--accounts", type=int, default=50_000)
@@ -132,7 +165,13 @@ def main() -> None:
     parser.add_argument("--presets", nargs="+", default=["default", "early-no-ban", "late-ban", "chargeback"])
     parser.add_argument("--variation", type=float, default=VARIATION)
     parser.add_argument("--name", default="quality", help="results file: benchmarks/results/NAME.json")
+    parser.add_argument(
+        "--report", action="store_true", help="print the results file's tables as Markdown; run nothing"
+    )
     args = parser.parse_args()
+    if args.report:
+        print(markdown(json.loads((RESULTS / f"{args.name}.json").read_text())))
+        return
     runs = []
     command = " ".join(["bench_quality.py", *sys.argv[1:]])
     for seed in args.seeds:  # seed by seed, so that a stopped grid has whole rows of presets

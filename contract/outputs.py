@@ -1,4 +1,5 @@
-"""What the pipeline writes that other systems read: the review table and the run files.
+"""What the pipeline writes that other systems read: the review table, the seller exposure
+table and the run files.
 
 Each output is a tuple of ``Column`` declarations. ``pipeline.review_db`` builds its SQL table
 from ``REVIEW_QUEUE``; docs/data_contract.md lists every output from here. Outputs change only
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from contract.values import CASE_ACTIONS, REVIEW_STATUSES
+from contract.values import BUYER_CAUSED, CANCEL_INITIATORS, CANCEL_STAGES, CASE_ACTIONS, REVIEW_STATUSES, SUSPECT_BASES
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,97 @@ SCORES: tuple[Column, ...] = (
     Column("account_id", "text", False, "every account the run scored", key=True),
     Column("score", "real", False, "model probability of abuse, 0..1"),
     Column("rank", "integer", False, "1 = highest score of the run (ties: account_id ascending)"),
+)
+
+# The seller side of abusive cancellations (merchant protection), per scoring date: in the run
+# directory (sellers.parquet, seller_cancels.parquet) and the review database (seller_exposure).
+SELLER_WINDOW_DAYS = 30  # orders placed in this many days before the end of the as-of date
+SELLER_EXPOSURE_TABLE = "seller_exposure"
+_CAUSED = " or ".join(BUYER_CAUSED)
+_SUSPECT = "a buyer confirmed as an abuser, queued or scored at or above the review cut, and not cleared"
+_ABUSE = f"cancellations initiated by {_CAUSED} on orders of {_SUSPECT}"
+_WILSON = "95% Wilson score interval"
+_BASIS_WORDS = dict(
+    zip(
+        SUSPECT_BASES, ("confirmed as abusers", "in the review queue", "scored at or above the review cut"), strict=True
+    )
+)
+SELLER_EXPOSURE: tuple[Column, ...] = (
+    Column("seller_id", "text", False, "a seller with at least one cancelled order in the window", key=True),
+    Column("as_of", "date", False, "the scoring date of the run", key=True),
+    Column("orders", "integer", False, f"orders placed with the seller in the {SELLER_WINDOW_DAYS} days to the as-of"),
+    Column("cancellations", "integer", False, "of those orders, the ones cancelled by the as-of"),
+    *(
+        Column(f"cancelled_by_{who}", "integer", False, f"cancellations with cancel_initiator `{who}`")
+        for who in CANCEL_INITIATORS
+    ),
+    *(
+        Column(f"cancelled_{stage}", "integer", False, f"cancellations {stage.replace('_', ' ')}")
+        for stage in CANCEL_STAGES
+    ),
+    Column("abuse_cancels", "integer", False, f"abuse-driven cancellations: {_ABUSE}"),
+    *(
+        Column(f"abuse_cancels_{basis}", "integer", False, f"abuse-driven cancellations by buyers {who}")
+        for basis, who in _BASIS_WORDS.items()
+    ),
+    Column("cancel_rate", "real", False, "cancellations / orders"),
+    Column("cancel_rate_low", "real", False, f"lower bound of the {_WILSON} of cancel_rate"),
+    Column("cancel_rate_high", "real", False, f"upper bound of the {_WILSON} of cancel_rate"),
+    Column(
+        "corrected_cancel_rate",
+        "real",
+        True,
+        "(cancellations - abuse_cancels) / (orders - abuse_cancels): the rate had the abuse-driven orders never "
+        "been placed; null when every order was one",
+    ),
+    Column("corrected_rate_low", "real", True, f"lower bound of the {_WILSON} of corrected_cancel_rate"),
+    Column("corrected_rate_high", "real", True, f"upper bound of the {_WILSON} of corrected_cancel_rate"),
+    Column("suspect_buyers", "integer", False, "distinct suspect buyers behind the abuse-driven cancellations"),
+    Column("suspect_rings", "integer", False, "distinct linked-account rings among those buyers"),
+    Column("flash_units", "integer", False, "items (item_count) ordered from the seller in flash sales in the window"),
+    Column("flash_units_abused", "integer", False, "of them, items in orders later cancelled abuse-driven"),
+    Column("flash_abused_share", "real", True, "flash_units_abused / flash_units; null without flash-sale orders"),
+    Column(
+        "target_score",
+        "real",
+        False,
+        "how much suspects aimed at this seller: over each attacking group (a ring, else one account) its "
+        "abuse-driven cancellations here times the share of all its abuse-driven cancellations that landed here",
+    ),
+    Column(
+        "target_rank",
+        "integer",
+        True,
+        "1 = most targeted seller of the run (ties: seller_id); null when no abuse-driven cancellation",
+    ),
+    Column(
+        "reasons",
+        "text",
+        False,
+        "JSON list of the attacking groups, most cancellations first: ring_id, accounts, basis, orders, items and a sentence",
+    ),
+)
+# OUT/as_of=DATE/seller_cancels.parquet: the cancelled orders behind sellers.parquet, each with its cause.
+SELLER_CANCELS: tuple[Column, ...] = (
+    Column("order_id", "text", False, "an order placed in the window and cancelled by the as-of", key=True),
+    Column("seller_id", "text", False, ""),
+    Column("account_id", "text", False, "the buyer"),
+    Column("item_id", "text", False, ""),
+    Column("placed_at", "timestamp", False, ""),
+    Column("cancelled_at", "timestamp", False, ""),
+    Column("cancel_initiator", "text", False, ""),
+    Column("stage", "text", False, ", ".join(CANCEL_STAGES)),
+    Column("flash", "bool", False, "placed in a flash sale"),
+    Column("item_count", "integer", False, ""),
+    Column("ring_id", "text", True, "the buyer's linked-account ring"),
+    Column("confirmed", "bool", False, "the buyer's decision in force at the as-of is abuse"),
+    Column("queued", "bool", False, "the buyer is in the review queue of the as-of"),
+    Column("above_cut", "bool", False, "the buyer scored at or above the review cut of the as-of"),
+    Column(
+        "basis", "text", True, f"why the buyer is a suspect, strongest of {', '.join(SUSPECT_BASES)}; null if not one"
+    ),
+    Column("abuse_driven", "bool", False, f"the cancellation counts as abuse-driven ({_CAUSED}, by a suspect)"),
+    Column("cause", "text", False, "`abuse` when abuse_driven, else the cancel_initiator"),
 )
 
 # truth.parquet beside a simulated snapshot (never read by the pipeline itself).

@@ -19,6 +19,14 @@ class CancelInitiator(StrEnum):
     PLATFORM = "platform"
 
 
+class SuspectBasis(StrEnum):
+    """Why a buyer counts as a suspect in the seller exposure table (``contract.outputs.SELLER_EXPOSURE``)."""
+
+    CONFIRMED = "confirmed"  # an abuse label or analyst's verdict in force at the as-of instant
+    QUEUED = "queued"  # in the review queue the run wrote for the as-of date
+    ABOVE_CUT = "above_cut"  # scored at or above the run's review cut (the lowest score within capacity)
+
+
 class Label(StrEnum):
     """`labels.label`: a decided outcome."""
 
@@ -46,6 +54,13 @@ class CaseAction(StrEnum):
 # The same sets as plain strings, in declaration order, for data-frame code and SQL.
 CANCEL_INITIATORS: tuple[str, ...] = tuple(m.value for m in CancelInitiator)
 LABELS: tuple[str, ...] = tuple(m.value for m in Label)
+SUSPECT_BASES: tuple[str, ...] = tuple(m.value for m in SuspectBasis)
+# The cancellations a buyer causes: cancelling or refusing the order, or never paying for it (a
+# payment that timed out or was declined). A suspect's cancellation by one of these is
+# abuse-driven; the seller's stock-outs, carriers' failures and platform holds are not.
+BUYER_CAUSED: tuple[str, ...] = (CancelInitiator.BUYER.value, CancelInitiator.PAYMENT.value)
+# The stage an order reached before it was cancelled.
+CANCEL_STAGES: tuple[str, ...] = ("before_payment", "after_payment", "after_shipment")
 REVIEW_STATUSES: tuple[str, ...] = tuple(m.value for m in ReviewStatus)
 CASE_ACTIONS: tuple[str, ...] = tuple(m.value for m in CaseAction)
 VERDICTS: tuple[str, ...] = REVIEW_STATUSES[1:]  # what an analyst may set: every status but open

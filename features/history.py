@@ -11,12 +11,12 @@ from datetime import datetime
 
 import polars as pl
 
-from contract.values import CANCEL_INITIATORS, CancelInitiator
+from contract.values import CANCEL_INITIATORS, CANCEL_STAGES, CancelInitiator
 from features.columns import Feature, Unit, Windowed, WindowedRate
 from features.exprs import before, equals, smoothed_rate
 from features.time import WINDOWS, Frame, in_window, windowed_sums
 
-STAGES = ("before_payment", "after_payment", "after_shipment")
+STAGES = CANCEL_STAGES
 FAST_MINUTES = 10  # a buyer cancel this soon after placing (or paying) is "fast"
 EARLY_MINUTES = 5  # an order this soon after a campaign's first order is "early"
 BUYER_CANCEL_PRIOR = 0.08

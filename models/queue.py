@@ -37,3 +37,11 @@ def review_queue(
     )
     queued = eligible.filter((pl.col("rank") <= capacity) | pl.col("account_id").is_in(list(kept)))
     return queued, ranks.height - eligible.height
+
+
+def review_cut(queued: pl.DataFrame, capacity: int) -> float | None:
+    """The score at which the queue was cut: the lowest score among the `queued` rows (from
+    `review_queue`) ranked within `capacity`; None for an empty queue. Rows kept for analysts
+    beyond the capacity do not lower it."""
+    within = queued.filter(pl.col("rank") <= capacity)["score"]
+    return None if within.is_empty() else float(within.min())

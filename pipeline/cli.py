@@ -444,6 +444,25 @@ def queue(review_db: str, as_of, status: str | None, shape: str, top: int | None
 
 @app.command()
 @settings("review_db")
+@click.option("--as-of", "as_of", type=DAY, required=True, help="Scoring date of the run.")
+@click.option("--top", type=click.IntRange(min=1), default=10, show_default=True, help="Sellers to show.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    show_default=True,
+    help="A table for the terminal, or CSV / JSON (reasons parsed) for other tools.",
+)
+def sellers(review_db: str, as_of, top: int, fmt: str) -> None:
+    """Show the sellers most hit by suspects' cancellations, with their exposure and the reasons."""
+    from pipeline.sellers import show_sellers
+
+    show_sellers(review_db, as_of, top, fmt)
+
+
+@app.command()
+@settings("review_db")
 @click.option("--account", required=True, help="account_id of the queued account.")
 @click.option("--as-of", "as_of", type=DAY, required=True, help="The scoring date of the queue row.")
 @click.option("--status", type=click.Choice(REVIEW_STATUSES), required=True)

@@ -20,6 +20,10 @@ from contract.outputs import (
     REVIEW_QUEUE,
     REVIEW_QUEUE_TABLE,
     SCORES,
+    SELLER_CANCELS,
+    SELLER_EXPOSURE,
+    SELLER_EXPOSURE_TABLE,
+    SELLER_WINDOW_DAYS,
     TRUTH,
     Column,
 )
@@ -130,9 +134,26 @@ release or a verdict. A row that was ever claimed is kept by a re-run like a dec
 
 Written by `buyer-abuse run` and moved into place complete: `summary.json` (counts, stages,
 drift), `rejects.parquet`, `features.parquet` (the feature table, docs/features.md),
-`queue.parquet` (the rows written to the review table) and `scores.parquet`:
+`queue.parquet` (the rows written to the review table), `sellers.parquet` and
+`seller_cancels.parquet` (below) and `scores.parquet`:
 
 {scores}
+
+### Seller exposure: `sellers.parquet` and the table `{sellers_table}`
+
+The seller side of abusive cancellations, per scoring date: one row per seller with a cancelled
+order among the orders placed in the {window} days before the end of the as-of date (each in its
+state known then), in the run directory and in the review database (a re-run of the date
+replaces that date's rows). A *suspect* is a buyer whose label or analyst's verdict in force at
+the as-of is abuse (decided before the end of the as-of day, never after), who is in that day's
+review queue, or who scored at or above the review cut (the lowest score queued within the
+capacity); a buyer whose decision in force is legit is none. Most targeted seller first.
+
+{sellers}
+
+`seller_cancels.parquet` holds the cancelled orders behind it, one row each:
+
+{seller_cancels}
 
 ### The simulator's truth `truth.parquet`
 
@@ -233,8 +254,8 @@ def _command(name: str, command: click.Command, defaults: dict) -> str:
         value = "flag" if param.is_flag else param.type.name.upper()
         if param.required:
             default = "required"
-        elif param.name in defaults and isinstance(param.show_default, str):  # a list, shown in words
-            default = f"`{param.show_default}`"
+        elif isinstance(param.show_default, str) and (param.name in defaults or callable(param.default)):
+            default = f"`{param.show_default}`"  # a list or a value found at run time, shown in words
         elif param.name in defaults:
             default = f"`{defaults[param.name]}`"
         elif callable(param.default):  # worked out when the command runs: shown in words
@@ -285,6 +306,10 @@ def markdown() -> str:
             claims=_columns(CLAIMS),
             labels=labels,
             scores=_columns(SCORES),
+            sellers_table=SELLER_EXPOSURE_TABLE,
+            window=SELLER_WINDOW_DAYS,
+            sellers=_columns(SELLER_EXPOSURE),
+            seller_cancels=_columns(SELLER_CANCELS),
             truth=_columns(TRUTH),
         ),
         CLI_INTRO.format(

@@ -48,6 +48,8 @@ from contract.outputs import (
     REVIEW_EVENTS_TABLE,
     REVIEW_QUEUE,
     REVIEW_QUEUE_TABLE,
+    SELLER_EXPOSURE,
+    SELLER_EXPOSURE_TABLE,
     Column,
 )
 from contract.values import CASE_ACTIONS, LABEL_OF_STATUS, REVIEW_STATUSES, CaseAction, ReviewStatus
@@ -57,7 +59,7 @@ log = logging.getLogger("buyer_abuse")
 
 # `review_schema.version` written by the head migration; a database recording a larger one was
 # written by a newer buyer-abuse and is refused. Every revision in pipeline/migrations bumps it.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 MIGRATIONS = Path(__file__).with_name("migrations")
 # Alembic's bookkeeping table, named for this application so that another application's
 # Alembic in the same database is never mistaken for ours (nor ours for theirs).
@@ -159,6 +161,13 @@ review_events = sa.Table(
 sa.Index("review_events_row", review_events.c.account_id, review_events.c.as_of)
 # Who works on a queue row now (revision 0003): one analyst at most.
 claims = sa.Table(CLAIMS_TABLE, metadata, *_columns(CLAIMS))
+
+# The seller side of abusive cancellations, one row per seller per scoring date; revision 0003s.
+seller_exposure = sa.Table(
+    SELLER_EXPOSURE_TABLE,
+    metadata,
+    *(sa.Column(c.name, SQL_TYPES[c.type], primary_key=c.key, nullable=c.nullable) for c in SELLER_EXPOSURE),
+)
 
 # A row no analyst has touched (no verdict, no claim ever): the batch run may delete it when its
 # account drops out of the queue. A row with events keeps them pointing at something.
@@ -489,19 +498,70 @@ def write_queue(engine: sa.Engine, as_of: date, queue: pd.DataFrame, lock: str |
         set_={name: insert.excluded[name] for name in QUEUE_COLUMNS if name != "account_id"},
     )
     with _begin(engine, immediate=True) as conn:
-        if lock is not None:
-            locks = run_locks.c
-            still = conn.execute(
-                sa.update(run_locks)
-                .where(locks.as_of == as_of, locks.owner == lock)
-                .values(expires_at=datetime.now(UTC) + LOCK_TTL)
-            ).rowcount
-            if not still:
-                raise RunLocked(f"this run lost the lock of {as_of} to another run: review table not written")
+        _still_locked(conn, as_of, lock, "review table")
         if rows:
             conn.execute(upsert, rows)
         _delete_stale(conn, as_of, keep={row["account_id"] for row in rows})
     return len(rows)
+
+
+def _still_locked(conn: sa.Connection, as_of: date, lock: str | None, what: str) -> None:
+    """With `lock` (the owner `run_lock` yielded): renew it, or raise RunLocked when that run no
+    longer holds the lock of `as_of`, in the transaction of the write it guards."""
+    if lock is None:
+        return
+    locks = run_locks.c
+    still = conn.execute(
+        sa.update(run_locks)
+        .where(locks.as_of == as_of, locks.owner == lock)
+        .values(expires_at=datetime.now(UTC) + LOCK_TTL)
+    ).rowcount
+    if not still:
+        raise RunLocked(f"this run lost the lock of {as_of} to another run: {what} not written")
+
+
+def write_seller_exposure(engine: sa.Engine, as_of: date, exposure: pl.DataFrame, lock: str | None = None) -> int:
+    """Replace the seller_exposure rows of scoring date `as_of` with `exposure` (the columns of
+    ``contract.outputs.SELLER_EXPOSURE``, as_of aside: ``models.sellers.seller_exposure``), in
+    one transaction; returns the rows written. Nothing in the table is an analyst's, so a re-run
+    of the date leaves exactly its own rows. A frame missing a column or repeating a seller
+    raises ReviewDbError before anything is written; `lock` as in `write_queue`."""
+    columns = [c.name for c in SELLER_EXPOSURE if c.name != "as_of"]
+    missing = [name for name in columns if name not in exposure.columns]
+    if missing:
+        raise ReviewDbError(f"seller exposure for {as_of} not written: missing column(s) {', '.join(missing)}")
+    repeated = exposure.filter(pl.col("seller_id").is_duplicated())["seller_id"].unique().sort()
+    if len(repeated):
+        raise ReviewDbError(
+            f"seller exposure for {as_of} not written: seller_id repeated (e.g. {', '.join(repeated.head(3))})"
+        )
+    # NaN is no SQL value: a rate with no orders behind it is null.
+    rows = [{"as_of": as_of, **row} for row in exposure.select(columns).fill_nan(None).to_dicts()]
+    with _begin(engine, immediate=True) as conn:
+        _still_locked(conn, as_of, lock, "seller exposure")
+        conn.execute(sa.delete(seller_exposure).where(seller_exposure.c.as_of == as_of))
+        for start in range(0, len(rows), _DELETE_BATCH):
+            conn.execute(sa.insert(seller_exposure), rows[start : start + _DELETE_BATCH])
+    return len(rows)
+
+
+def read_seller_exposure(engine: sa.Engine, as_of: date | None = None) -> pd.DataFrame:
+    """The seller_exposure rows of scoring date `as_of` (every date when None), ordered by as_of,
+    then target_rank (most targeted first, sellers without abuse-driven cancellations last),
+    then seller_id. Columns as in the table; target_rank is Int64 (<NA> when null)."""
+    s = seller_exposure.c
+    query = sa.select(seller_exposure).order_by(s.as_of, s.target_rank.is_(None), s.target_rank, s.seller_id)
+    if as_of is not None:
+        query = query.where(s.as_of == as_of)
+    with _begin(engine) as conn:
+        rows = conn.execute(query).all()
+    frame = pd.DataFrame(rows, columns=list(seller_exposure.columns.keys()))
+    types = {
+        c.name: {"text": "str", "real": "float64", "integer": "int64"}[c.type]
+        for c in SELLER_EXPOSURE
+        if c.type != "date" and not (c.nullable and c.type == "integer")
+    }
+    return frame.astype(types).astype({c.name: "Int64" for c in SELLER_EXPOSURE if c.nullable and c.type == "integer"})
 
 
 def read_queue(engine: sa.Engine, as_of: date | None = None) -> pd.DataFrame:

@@ -25,13 +25,15 @@ from pathlib import Path
 import polars as pl
 from filelock import FileLock, Timeout
 
+from contract.outputs import SELLER_EXPOSURE
 from features.labels import confirmed_abusers
 from features.time import as_of_end
 from models.dataset import merge_labels
 from models.estimator import check_columns, predict
 from models.explain import reasons
 from models.population import LOOKBACK, is_active
-from models.queue import ranked, review_queue
+from models.queue import ranked, review_cut, review_queue
+from models.sellers import cancellations, seller_exposure, suspects, window_orders
 from pipeline import files, preflight, registry, review_db, rundirs
 from pipeline.drift import nightly_drift, top_features
 from pipeline.engine import build_local, unknown_families
@@ -120,6 +122,12 @@ def _batch(data: Path, as_of: date, settings: Settings, engine, stages: Stages, 
             model_version=pl.lit(champion.label),
             reasons=pl.Series(reasons(champion.model, flagged, active, champion.names, as_of=as_of), dtype=pl.String),
         )
+    with stages("sellers"):
+        # The merchants' side: the cancellations the run's suspects caused, seller by seller.
+        suspected = suspects(labels, queued["account_id"], scores, review_cut(queued, settings.capacity), t)
+        window = window_orders(snap.orders, t)
+        cancels = cancellations(window, suspected, features.select("account_id", "ring_id"))
+        exposure = seller_exposure(window, cancels)
 
     partial = rundirs.partial_dir(settings.runs, as_of)
     shutil.rmtree(partial, ignore_errors=True)
@@ -129,6 +137,10 @@ def _batch(data: Path, as_of: date, settings: Settings, engine, stages: Stages, 
         features.write_parquet(partial / "features.parquet")
         write_rejects(loaded.rejects, partial / "rejects.parquet")
         queue.write_parquet(partial / "queue.parquet")
+        exposure.with_columns(as_of=pl.lit(as_of)).select(c.name for c in SELLER_EXPOSURE).write_parquet(
+            partial / rundirs.SELLERS
+        )
+        cancels.write_parquet(partial / rundirs.SELLER_CANCELS)
         summary = {
             "as_of": as_of.isoformat(),
             "model": champion.label,
@@ -146,6 +158,12 @@ def _batch(data: Path, as_of: date, settings: Settings, engine, stages: Stages, 
             "already_confirmed_excluded": excluded,
             "score_quantiles": _quantiles(scores["score"]),
             "largest_rings": _largest_rings(features, queued),
+            "sellers": {
+                "with_cancellations": exposure.height,
+                "with_abuse_driven_cancellations": int((exposure["abuse_cancels"] > 0).sum()),
+                "abuse_driven_cancellations": int(exposure["abuse_cancels"].sum()),
+                "suspects": suspected.height,
+            },
             "drift": nightly_drift(
                 settings.runs,
                 as_of,
@@ -160,6 +178,7 @@ def _batch(data: Path, as_of: date, settings: Settings, engine, stages: Stages, 
     # the run directory appears once it has.
     with stages("review table"):
         review_db.write_queue(engine, as_of, queue.to_pandas(), lock=owner)
+        review_db.write_seller_exposure(engine, as_of, exposure, lock=owner)
     summary["seconds"] = stages.seconds
     files.write_json_atomic(summary, partial / rundirs.SUMMARY)
     _replace(partial, rundirs.run_dir(settings.runs, as_of))

@@ -16,6 +16,8 @@ from pathlib import Path
 
 PREFIX = "as_of="
 SUMMARY = "summary.json"
+SELLERS = "sellers.parquet"  # contract.outputs.SELLER_EXPOSURE
+SELLER_CANCELS = "seller_cancels.parquet"  # contract.outputs.SELLER_CANCELS
 _NAME = re.compile(r"^as_of=(\d{4}-\d{2}-\d{2})$")
 
 

@@ -21,6 +21,7 @@ One module per subject, every public name re-exported here (``analysis.queue(...
 - ``rings``: an account's ring, its members, what they share and each member's status, drawn
   as a figure or (``ring_plot``, the review app's) an interactive plotly graph;
 - ``model_report``: registered versions, their metrics and plots, feature importance;
+- ``sellers``: each seller's exposure to suspects' cancellations, the sellers they target, one seller's page;
 - ``truth``: a run judged against a simulator's truth.
 """
 
@@ -61,6 +62,7 @@ from pipeline.analysis.rings import (
     ring_of,
     ring_plot,
 )
+from pipeline.analysis.sellers import seller_cancellations, seller_exposure, seller_page, sellers_figure
 from pipeline.analysis.truth import (
     abusers_to_find,
     lookalike_fp_share,
@@ -111,6 +113,10 @@ __all__ = [
     "run_as_of",
     "run_dir",
     "run_summary",
+    "seller_cancellations",
+    "seller_exposure",
+    "seller_page",
+    "sellers_figure",
     "slices_figure",
     "snapshot",
     "sqlite_url",

@@ -12,7 +12,7 @@ from pipeline.analysis.style import STATUS_COLOURS
 # By import path: `analysis.queue` and `analysis.truth` are the functions of those names.
 SUBJECTS = [
     import_module(f"pipeline.analysis.{name}")
-    for name in ("locations", "queue", "account", "rings", "model_report", "truth")
+    for name in ("locations", "queue", "account", "rings", "model_report", "sellers", "truth")
 ]
 INTERNAL = {"as_date"}  # shared by the subject modules, not part of the notebooks' API
 

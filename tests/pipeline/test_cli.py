@@ -4,11 +4,13 @@ and a smoke run of simulate, train, run, queue, verdict and features on a small 
 from __future__ import annotations
 
 import importlib.metadata
+import io
 import json
 import logging
 import shutil
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -17,6 +19,7 @@ import pytest
 from e2e import AS_OF, MARKET, invoke, one_line
 
 from features.catalogue import feature_names
+from pipeline import review_db
 from pipeline.errors import EX_CONFIG, EX_DATAERR, EX_USAGE
 from pipeline.review_db import connect, read_queue
 from pipeline.settings import Settings
@@ -45,6 +48,7 @@ COMMANDS = {
     "run": ["--as-of", "--data", "--review-db", "--capacity", "--out", "--reject-limit"],
     "backfill": ["--from", "--to", "--force", "--data", "--review-db", "--capacity", "--out", "--reject-limit"],
     "queue": ["--review-db", "--as-of", "--top"],
+    "sellers": ["--review-db", "--as-of", "--top", "--format"],
     "verdict": ["--review-db", "--account", "--as-of", "--status", "--by", "--note"],
 }
 
@@ -91,6 +95,7 @@ BAD_DATE = "2026-13-40"
         ["features", "--data", "market", "--as-of", BAD_DATE, "--out", "f.parquet"],
         ["backfill", "--data", "market", "--from", BAD_DATE, "--to", "2026-03-11"],
         ["verdict", "--account", "u1", "--as-of", BAD_DATE, "--status", "cleared", "--by", "ana"],
+        ["sellers", "--as-of", BAD_DATE],
     ],
     ids=lambda args: args[0],
 )
@@ -213,8 +218,9 @@ def test_queue_on_an_empty_review_database_says_so_in_one_line(tmp_path, monkeyp
             "--by",
             "ana",
         ],
+        ["sellers", "--review-db", "sqlite:///mistyped.db", "--as-of", "2026-03-11"],
     ],
-    ids=["queue", "verdict"],
+    ids=["queue", "verdict", "sellers"],
 )
 def test_a_command_that_reads_the_review_table_never_creates_a_database(args, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
@@ -293,6 +299,33 @@ def test_queue_prints_the_top_rows_with_their_reasons(in_home):
         first_reason = json.loads(row.reasons)[0]["text"]
         assert f"- {first_reason[:40]}" in out
     assert queue["account_id"][3] not in out
+
+
+@pytest.mark.slow
+def test_sellers_shows_the_most_targeted_sellers_as_a_table_csv_or_json(in_home):
+    table = review_db.read_seller_exposure(connect(Settings.defaults(in_home).review_db), AS_OF)
+    top = table.head(3)
+
+    code, out, err = invoke("sellers", "--as-of", AS_OF, "--top", 3, "--format", "json")
+    assert (code, err) == (0, "")
+    shown = json.loads(out)
+    assert [r["seller_id"] for r in shown] == top["seller_id"].tolist()
+    assert [r["target_rank"] for r in shown] == [1, 2, 3]
+    assert shown[0]["abuse_cancels"] > 0 and shown[0]["reasons"][0]["text"]
+    assert {r["as_of"] for r in shown} == {AS_OF.isoformat()}
+
+    code, out, err = invoke("sellers", "--as-of", AS_OF, "--top", 3, "--format", "csv")
+    assert (code, err) == (0, "")
+    assert pd.read_csv(io.StringIO(out))["seller_id"].tolist() == top["seller_id"].tolist()
+
+    code, out, err = invoke("sellers", "--as-of", AS_OF, "--top", 3)
+    assert (code, err) == (0, "")
+    assert f"Sellers most targeted by suspects, {AS_OF} (top 3)" in out
+    assert all(seller in out for seller in top["seller_id"])
+
+    code, _, err = invoke("sellers", "--as-of", AS_OF - timedelta(days=1))
+    assert code == EX_DATAERR
+    assert one_line(err).startswith(f"no seller exposure for {AS_OF - timedelta(days=1)} in the review database")
 
 
 @pytest.mark.slow

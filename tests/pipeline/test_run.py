@@ -42,7 +42,7 @@ pytestmark = pytest.mark.slow
 # training as of AS_OF (decided before AS_OF + 1 day - 28 days).
 EARLY = date(2026, 2, 4)
 DAY = timedelta(days=1)
-STAGES = ["connect", "champion", "validate", "features", "score", "write outputs", "review table"]
+STAGES = ["connect", "champion", "validate", "features", "score", "sellers", "write outputs", "review table"]
 LOG = logging.getLogger("buyer_abuse")
 
 
@@ -113,6 +113,8 @@ def test_run_scores_every_active_account_and_queues_the_top_with_reasons(market,
         "queue.parquet",
         "rejects.parquet",
         "scores.parquet",
+        "seller_cancels.parquet",
+        "sellers.parquet",
         "summary.json",
     ]
     scores = pl.read_parquet(run_dir / "scores.parquet")
@@ -231,6 +233,20 @@ def test_a_rerun_replaces_scores_but_keeps_every_verdict_and_note(market, workdi
     assert_frame_equal(again.set_index("account_id").loc[decided, verdict_columns], verdicts)
     assert verdicts["note"].tolist() == ["ring of resellers", "customs holds, not abuse", "ask the payments team"]
     assert set(again.loc[~again["account_id"].isin(decided), "status"]) == {"open"}
+
+    # The seller exposure of the date is the re-run's, exactly, in the run directory and the table.
+    run_dir = out / f"as_of={EARLY}"
+    sellers = pl.read_parquet(run_dir / "sellers.parquet")
+    table = review_db.read_seller_exposure(engine, EARLY)
+    assert table["seller_id"].tolist() == sellers["seller_id"].to_list()
+    assert table["abuse_cancels"].tolist() == sellers["abuse_cancels"].to_list()
+    assert sellers["abuse_cancels"].sum() > 0
+    # Verdicts recorded the morning after the as-of are not in force at it: nobody is confirmed
+    # by them, and the cleared account is still a suspect (it is queued).
+    cancels = pl.read_parquet(run_dir / "seller_cancels.parquet")
+    decided_rows = cancels.filter(pl.col("account_id").is_in([top, second]))
+    assert not decided_rows["confirmed"].any()
+    assert decided_rows.filter(pl.col("account_id") == second)["queued"].all()
     engine.dispose()
 
 
