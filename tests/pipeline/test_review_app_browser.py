@@ -131,6 +131,14 @@ def by_id(driver, name: str):
     return WebDriverWait(driver, WAIT).until(ec.presence_of_element_located((By.ID, name)))
 
 
+def submit(driver, button_id: str) -> None:
+    """Click a form's button and wait for the next page: the old button gone from the document
+    (reading the page before would find the old one)."""
+    button = by_id(driver, button_id)
+    button.click()
+    WebDriverWait(driver, WAIT).until(ec.staleness_of(button))
+
+
 def sign_in(driver, base: str, user: str, password: str = APP_PASSWORD) -> None:
     driver.delete_all_cookies()
     driver.get(f"{base}/login")
@@ -208,7 +216,7 @@ def test_an_analyst_filters_opens_an_account_sees_its_ring_claims_and_decides(br
 
     choose(browser, "f-status", "open")
     choose(browser, "f-ring", ring)
-    by_id(browser, "apply").click()
+    submit(browser, "apply")
     assert by_id(browser, "shown").text == f"Showing {len(members)} of 40."
     shown = [r.get_attribute("data-account") for r in browser.find_elements(By.CSS_SELECTOR, "#queue tbody tr")]
     assert shown == members
@@ -230,11 +238,11 @@ def test_an_analyst_filters_opens_an_account_sees_its_ring_claims_and_decides(br
     assert by_id(browser, "rank").text == str(int(row(served, other)["rank"]))
 
     browser.get(f"{base}/account/{account}?as_of={AS_OF}")
-    by_id(browser, "claim").click()
+    submit(browser, "claim")
     assert by_id(browser, "claimed-by").text == "ana"
     by_id(browser, "v-confirmed_abuse").click()
     by_id(browser, "note").send_keys("ring of resellers, same card")
-    by_id(browser, "record").click()
+    submit(browser, "record")
     assert by_id(browser, "status").text == "confirmed_abuse"
 
     decided = row(served, account)
@@ -255,7 +263,7 @@ def test_an_analyst_filters_opens_an_account_sees_its_ring_claims_and_decides(br
     rows = review_db.read_queue(engine(served), AS_OF)
     elsewhere = rows.loc[~rows["account_id"].isin(members), "account_id"].iloc[0]
     browser.get(f"{base}/account/{elsewhere}?as_of={AS_OF}")
-    by_id(browser, "claim").click()
+    submit(browser, "claim")
     assert by_id(browser, "claimed-by").text == "ana"
     browser.get(f"{base}/queue")
     assert "confirmed_abuse 1" in by_id(browser, "counts").text and "1 claimed" in by_id(browser, "counts").text
@@ -280,7 +288,7 @@ def test_a_viewer_cannot_record_a_verdict_even_with_the_form_enabled(browser, se
     # A viewer who edits the page still meets the server's refusal.
     browser.execute_script("document.querySelectorAll('fieldset').forEach(f => f.disabled = false)")
     by_id(browser, "v-cleared").click()
-    by_id(browser, "record").click()
+    submit(browser, "record")
 
     assert "vic is a viewer" in by_id(browser, "refusal").text
     assert row(served, account)["status"] == "open"
@@ -314,7 +322,7 @@ def test_of_two_analysts_claiming_one_account_the_second_is_told_who_holds_it(br
         token = page.split('name="csrf_token" value="')[1].split('"')[0]
         seen = page.split('name="seen" value="')[1].split('"')[0]
         ana.post(f"/account/{account}/claim", data={"csrf_token": token, "as_of": str(AS_OF), "seen": seen})
-    by_id(browser, "claim").click()
+    submit(browser, "claim")
 
     assert "is claimed by ana" in browser.find_element("css selector", ".flash-error").text
     assert by_id(browser, "claimed-by").text == "ana"
@@ -328,7 +336,7 @@ def test_the_csv_export_escapes_a_formula_like_note(browser, served):
     browser.get(f"{served['base']}/account/{account}?as_of={AS_OF}")
     by_id(browser, "v-escalated").click()
     by_id(browser, "note").send_keys('=HYPERLINK("http://evil.example","open")')
-    by_id(browser, "record").click()
+    submit(browser, "record")
     assert by_id(browser, "status").text == "escalated"
 
     browser.get(f"{served['base']}/queue?status=escalated")
