@@ -258,8 +258,6 @@ def _command(name: str, command: click.Command, defaults: dict) -> str:
             default = f"`{param.show_default}`"  # a list or a value found at run time, shown in words
         elif param.name in defaults:
             default = f"`{defaults[param.name]}`"
-        elif callable(param.default):  # worked out when the command runs: shown in words
-            default = str(param.show_default) if isinstance(param.show_default, str) else ""
         elif not param.is_flag and param.default is not None and param.default is not UNSET:
             default = f"`{param.default}`"
         else:
