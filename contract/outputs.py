@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from contract.values import BUYER_CAUSED, CANCEL_INITIATORS, CANCEL_STAGES, REVIEW_STATUSES, SUSPECT_BASES
+from contract.values import BUYER_CAUSED, CANCEL_INITIATORS, CANCEL_STAGES, CASE_ACTIONS, REVIEW_STATUSES, SUSPECT_BASES
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,29 @@ REVIEW_QUEUE: tuple[Column, ...] = (
 # The columns a batch run writes. A re-run of a date replaces them, never an analyst's status,
 # reviewer, time or note.
 QUEUE_COLUMNS: tuple[str, ...] = ("account_id", "score", "rank", "model_version", "reasons", "ring_id")
+
+# Every change an analyst makes to a review_queue row, appended, never updated: the case history.
+REVIEW_EVENTS_TABLE = "review_events"
+REVIEW_EVENTS: tuple[Column, ...] = (
+    Column("event_id", "integer", False, "increasing with time of writing", key=True),
+    Column("account_id", "text", False, "the queue row's account"),
+    Column("as_of", "date", False, "the queue row's scoring date"),
+    Column("action", "text", False, f"what was done: {', '.join(f'`{a}`' for a in CASE_ACTIONS)}"),
+    Column("from_status", "text", True, "the row's status before (null: a verdict made before events were kept)"),
+    Column("to_status", "text", False, "the row's status after (a claim or release leaves it unchanged)"),
+    Column("changed_by", "text", False, "the signed-in analyst (app), or `--by` (command line)"),
+    Column("changed_at", "timestamp", False, "when"),
+    Column("note", "text", True, "the verdict's note"),
+)
+
+# Who is working on a queue row now: at most one analyst per (account_id, as_of).
+CLAIMS_TABLE = "claims"
+CLAIMS: tuple[Column, ...] = (
+    Column("account_id", "text", False, "the claimed queue row's account", key=True),
+    Column("as_of", "date", False, "the claimed queue row's scoring date", key=True),
+    Column("claimed_by", "text", False, "the analyst working on it; removed on release or verdict"),
+    Column("claimed_at", "timestamp", False, "when it was claimed"),
+)
 
 # OUT/as_of=DATE/scores.parquet: every scored account of the run.
 SCORES: tuple[Column, ...] = (

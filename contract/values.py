@@ -43,6 +43,14 @@ class ReviewStatus(StrEnum):
     ESCALATED = "escalated"
 
 
+class CaseAction(StrEnum):
+    """`review_events.action`: what an analyst did to a queue row."""
+
+    CLAIM = "claim"  # took the case: others are refused until it is released or decided
+    RELEASE = "release"  # gave it back
+    VERDICT = "verdict"  # set the status (a decision, or escalated)
+
+
 # The same sets as plain strings, in declaration order, for data-frame code and SQL.
 CANCEL_INITIATORS: tuple[str, ...] = tuple(m.value for m in CancelInitiator)
 LABELS: tuple[str, ...] = tuple(m.value for m in Label)
@@ -54,6 +62,8 @@ BUYER_CAUSED: tuple[str, ...] = (CancelInitiator.BUYER.value, CancelInitiator.PA
 # The stage an order reached before it was cancelled.
 CANCEL_STAGES: tuple[str, ...] = ("before_payment", "after_payment", "after_shipment")
 REVIEW_STATUSES: tuple[str, ...] = tuple(m.value for m in ReviewStatus)
+CASE_ACTIONS: tuple[str, ...] = tuple(m.value for m in CaseAction)
+VERDICTS: tuple[str, ...] = REVIEW_STATUSES[1:]  # what an analyst may set: every status but open
 # The verdicts that are decisions, read back as labels by training; escalated and open are not.
 LABEL_OF_STATUS: dict[str, str] = {
     ReviewStatus.CONFIRMED_ABUSE.value: Label.ABUSE.value,

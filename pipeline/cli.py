@@ -146,6 +146,12 @@ SETTING_OPTIONS = {
         "the executors can read (hdfs://, s3a://, abfss://, gs://, file://); a subdirectory of its own is "
         "removed afterwards.",
     ),
+    "users_file": _setting(
+        "--users-file",
+        setting="users_file",
+        type=click.Path(path_type=Path, dir_okay=False),
+        help="The review app's user file: names, roles and salted password hashes.",
+    ),
 }
 ENGINE_SETTINGS = ("engine", "spark_master", "spark_conf", "spark_staging")
 
@@ -168,11 +174,14 @@ def resolved(values: dict) -> Settings:
     return replace(Settings.defaults(Path.cwd()), **chosen)
 
 
-def default_map(defaults: Settings) -> dict[str, dict[str, object]]:
-    """click's default map: each command's setting options with the defaults of `defaults`."""
+def default_map(defaults: Settings, group: click.Group | None = None) -> dict[str, dict[str, object]]:
+    """click's default map: each command's setting options with the defaults of `defaults` (a
+    group's commands nested under its name)."""
     return {
-        name: {p.name: getattr(defaults, p.name) for p in command.params if p.name in SETTING_OPTIONS}
-        for name, command in app.commands.items()
+        name: default_map(defaults, command)
+        if isinstance(command, click.Group)
+        else {p.name: getattr(defaults, p.name) for p in command.params if p.name in SETTING_OPTIONS}
+        for name, command in (group or app).commands.items()
     }
 
 
@@ -476,15 +485,29 @@ def backfill(start, end, force: bool, keep_going: bool, data: Path, **options) -
         raise
 
 
+FORMATS = ("table", "csv", "json")
+
+
 @app.command()
 @settings("review_db")
 @click.option("--as-of", "as_of", type=DAY, help="Scoring date [default: the latest in the table].")
-@click.option("--top", type=click.IntRange(min=1), default=10, show_default=True, help="Rows to show.")
-def queue(review_db: str, as_of, top: int) -> None:
+@click.option("--status", type=click.Choice(REVIEW_STATUSES), help="Only rows with this status.")
+@click.option(
+    "--format",
+    "shape",
+    type=click.Choice(FORMATS),
+    default="table",
+    show_default=True,
+    help="table for a terminal; csv (formula-like cells escaped for spreadsheets) or json to export.",
+)
+@click.option(
+    "--top", type=click.IntRange(min=1), help="Rows to show, in rank order.  [default: 10 for a table, all otherwise]"
+)
+def queue(review_db: str, as_of, status: str | None, shape: str, top: int | None) -> None:
     """Show the top of the review queue with the reasons for each account."""
     from pipeline.queue import show_queue
 
-    show_queue(review_db, as_of, top)
+    click.echo(show_queue(review_db, as_of, top, status=status, shape=shape), nl=False)
 
 
 @app.command()
@@ -514,12 +537,128 @@ def sellers(review_db: str, as_of, top: int, fmt: str) -> None:
 @click.option("--by", "reviewed_by", required=True, help="Who decided.")
 @click.option("--note", help="Free text for the next analyst.")
 def verdict(review_db: str, account: str, as_of, status: str, reviewed_by: str, note: str | None) -> None:
-    """Record an analyst's verdict on a queued account (it becomes a label for training)."""
+    """Record an analyst's verdict on a queued account (a label for training, an event in its history)."""
     from pipeline import review_db as db
 
     engine = db.connect(review_db, create=False, attempts=db.CONNECT_ATTEMPTS)  # never a new, empty database
     db.record_verdict(engine, account, as_of, status, reviewed_by, note)
     click.echo(f"{account} on {as_of}: {status}")
+
+
+@app.command()
+@settings("review_db")
+@click.option("--account", required=True, help="account_id whose history to show.")
+@click.option(
+    "--format", "shape", type=click.Choice(("table", "json")), default="table", show_default=True, help="table or json."
+)
+def history(review_db: str, account: str, shape: str) -> None:
+    """Every claim, release and verdict on an account, on any scoring date, oldest first."""
+    from pipeline.queue import show_history
+
+    click.echo(show_history(review_db, account, shape), nl=False)
+
+
+@app.command("review-app")
+@settings("review_db")
+@_setting("--runs", setting="runs", type=DIR, help="Run directories RUNS/as_of=DATE/ to read.")
+@click.option(
+    "--data",
+    type=DIR,
+    envvar="BUYER_ABUSE_DATA",
+    show_envvar=True,
+    help="Snapshot directory, for the order timeline, payment attempts and ring graph [default: none: "
+    "the account page shows the queue row, reasons and history only].",
+)
+@settings("users_file")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind; the default is loopback only.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8765, show_default=True, help="Port to listen on.")
+@click.option(
+    "--auth",
+    type=click.Choice(("password", "proxy")),
+    default="password",
+    show_default=True,
+    help="password: sign in against the user file; proxy: the user named by --proxy-header, only on requests "
+    "from a --trusted-proxy address (the user file gives the role).",
+)
+@click.option("--proxy-header", default="X-Forwarded-User", show_default=True, help="With --auth proxy.")
+@click.option(
+    "--trusted-proxy",
+    "trusted_proxies",
+    multiple=True,
+    help="Address or network (CIDR) of the reverse proxy, repeatable; needed with --auth proxy.",
+)
+@click.option("--secure-cookies", is_flag=True, help="Send the session cookie over HTTPS only (behind a TLS proxy).")
+def review_app(
+    review_db: str,
+    runs: Path,
+    data: Path | None,
+    users_file: Path,
+    host: str,
+    port: int,
+    auth: str,
+    proxy_header: str,
+    trusted_proxies: tuple[str, ...],
+    secure_cookies: bool,
+) -> None:
+    """Serve the analysts' review app: the queue, the accounts' evidence, claims and verdicts."""
+    from pipeline.review_app import AppConfig, serve
+    from pipeline.review_app.preflight import check_app
+
+    config = AppConfig(
+        review_db=review_db,
+        runs=runs,
+        data=data,
+        users_file=users_file,
+        auth=auth,
+        proxy_header=proxy_header,
+        trusted_proxies=trusted_proxies,
+        secure_cookies=secure_cookies,
+        **({"secret": os.environ["BUYER_ABUSE_APP_SECRET"]} if os.environ.get("BUYER_ABUSE_APP_SECRET") else {}),
+    )
+    check_app(config, host)
+    serve(config, host, port)
+
+
+@app.group()
+def users() -> None:
+    """Manage the review app's user file (names, roles, salted password hashes)."""
+
+
+@users.command("add")
+@click.argument("name")
+@click.option("--role", type=click.Choice(("analyst", "viewer")), required=True, help="analyst decides; viewer reads.")
+@click.option(
+    "--no-password",
+    is_flag=True,
+    help="A user who signs in only through the trusted proxy (--auth proxy): no password is stored.",
+)
+@click.option(
+    "--password-stdin", is_flag=True, help="Read the password from the first line of stdin instead of a prompt."
+)
+@settings("users_file")
+def users_add(name: str, role: str, no_password: bool, password_stdin: bool, users_file: Path) -> None:
+    """Add a user, or change one's role and password."""
+    from pipeline.review_app.users import add_user
+
+    if no_password:
+        password = None
+    elif password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    new = add_user(users_file, name, role, password)
+    click.echo(f"{'added' if new else 'updated'} {name} ({role}) in {users_file}")
+
+
+@users.command("remove")
+@click.argument("name")
+@settings("users_file")
+def users_remove(name: str, users_file: Path) -> None:
+    """Remove a user: signed-in sessions of theirs end with their next request."""
+    from pipeline.review_app.users import remove_user
+
+    remove_user(users_file, name)
+    click.echo(f"removed {name} from {users_file}")
 
 
 def main() -> None:

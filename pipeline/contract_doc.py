@@ -13,6 +13,10 @@ import polars as pl
 from click.core import UNSET
 
 from contract.outputs import (
+    CLAIMS,
+    CLAIMS_TABLE,
+    REVIEW_EVENTS,
+    REVIEW_EVENTS_TABLE,
     REVIEW_QUEUE,
     REVIEW_QUEUE_TABLE,
     SCORES,
@@ -32,7 +36,10 @@ from pipeline.snapshot import rule_name
 # The defaults as --help shows them in a working directory WORKDIR.
 WORKDIR = "WORKDIR"
 SHOWN_DEFAULTS = Settings(
-    review_db=f"sqlite:///{WORKDIR}/review.db", tracking_uri=f"sqlite:///{WORKDIR}/mlflow.db", runs=f"{WORKDIR}/runs"
+    review_db=f"sqlite:///{WORKDIR}/review.db",
+    tracking_uri=f"sqlite:///{WORKDIR}/mlflow.db",
+    runs=f"{WORKDIR}/runs",
+    users_file=f"{WORKDIR}/users.json",
 )
 
 INTRO = """\
@@ -108,6 +115,20 @@ row per flagged account per scoring date.
 Re-running the same date replaces that date's scores but never an analyst's status, reviewer,
 time or note. Analysts' verdicts are read back as labels by the next training run: {labels}
 (decided at `reviewed_at`, source `review`); other statuses are no decision.
+
+### The case history `{events_table}` and the claims `{claims_table}`
+
+In the same database. Every change an analyst makes to a `{table}` row (in the review app, with
+`buyer-abuse verdict`, or with `review_db.record_verdict`) is appended to `{events_table}`,
+never updated or deleted; the `{table}` row keeps the latest state. Verdicts recorded before
+these tables existed are one `verdict` event each, with a null `from_status`.
+
+{events}
+
+`{claims_table}` holds who works on a queue row now (at most one analyst); a claim ends with a
+release or a verdict. A row that was ever claimed is kept by a re-run like a decided one.
+
+{claims}
 
 ### The run directory `RUNS/as_of=DATE/`
 
@@ -211,8 +232,19 @@ def _columns(columns: tuple[Column, ...]) -> str:
     return "\n".join(lines)
 
 
-def _command(name: str, command: click.Command) -> str:
-    defaults = cli.default_map(SHOWN_DEFAULTS).get(name, {})
+def _commands() -> list[tuple[str, click.Command, dict]]:
+    """(name as typed, command, its shown defaults) of every command, a group's commands after its name."""
+    shown = cli.default_map(SHOWN_DEFAULTS)
+    out = []
+    for name, command in cli.app.commands.items():
+        if isinstance(command, click.Group):
+            out += [(f"{name} {sub}", c, shown[name].get(sub, {})) for sub, c in command.commands.items()]
+        else:
+            out.append((name, command, shown.get(name, {})))
+    return out
+
+
+def _command(name: str, command: click.Command, defaults: dict) -> str:
     first = (command.help or "").strip().splitlines()[0]
     lines = [f"### `buyer-abuse {name}`", "", first, "", "| option | value | default | environment | meaning |"]
     lines.append("|---|---|---|---|---|")
@@ -266,6 +298,10 @@ def markdown() -> str:
         OUTPUTS.format(
             table=REVIEW_QUEUE_TABLE,
             columns=_columns(REVIEW_QUEUE),
+            events_table=REVIEW_EVENTS_TABLE,
+            events=_columns(REVIEW_EVENTS),
+            claims_table=CLAIMS_TABLE,
+            claims=_columns(CLAIMS),
             labels=labels,
             scores=_columns(SCORES),
             sellers_table=SELLER_EXPOSURE_TABLE,
@@ -283,7 +319,7 @@ def markdown() -> str:
             config=errors.EX_CONFIG,
             interrupted=errors.EX_INTERRUPTED,
         ),
-        *(_command(name, command) for name, command in cli.app.commands.items()),
+        *(_command(name, command, defaults) for name, command, defaults in _commands()),
     ]
     return "\n".join(parts)
 

@@ -84,3 +84,7 @@ class ReviewDbUnavailable(ReviewDbError, TemporaryFailure):
 
 class RunLocked(TemporaryFailure):
     """Another run for the same date holds the lock (of the run directory or of the review table)."""
+
+
+class CaseConflict(TemporaryFailure):
+    """Another analyst holds the case, or it changed since it was shown: look again, then decide."""

@@ -41,12 +41,15 @@ def json_text(value: object, indent: int | None = 2) -> str:
     return json.dumps(strict(value), indent=indent, allow_nan=False, default=str)
 
 
-def write_json_atomic(value: object, path: Path) -> None:
-    """Write `value` as strict JSON to `path` through a temporary file renamed into place."""
+def write_json_atomic(value: object, path: Path, mode: int = 0o666) -> None:
+    """Write `value` as strict JSON to `path` through a temporary file renamed into place; a new
+    file gets permissions `mode` (less the umask) from the start, so a secret is never readable."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(json_text(value) + "\n")
+    partial.unlink(missing_ok=True)
+    with os.fdopen(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode), "w") as out:
+        out.write(json_text(value) + "\n")
     partial.replace(path)
 
 

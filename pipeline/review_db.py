@@ -40,15 +40,26 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from contract.outputs import QUEUE_COLUMNS, REVIEW_QUEUE, REVIEW_QUEUE_TABLE, SELLER_EXPOSURE, SELLER_EXPOSURE_TABLE
-from contract.values import LABEL_OF_STATUS, REVIEW_STATUSES, ReviewStatus
-from pipeline.errors import ReviewDbError, ReviewDbUnavailable, RunLocked
+from contract.outputs import (
+    CLAIMS,
+    CLAIMS_TABLE,
+    QUEUE_COLUMNS,
+    REVIEW_EVENTS,
+    REVIEW_EVENTS_TABLE,
+    REVIEW_QUEUE,
+    REVIEW_QUEUE_TABLE,
+    SELLER_EXPOSURE,
+    SELLER_EXPOSURE_TABLE,
+    Column,
+)
+from contract.values import CASE_ACTIONS, LABEL_OF_STATUS, REVIEW_STATUSES, CaseAction, ReviewStatus
+from pipeline.errors import CaseConflict, ReviewDbError, ReviewDbUnavailable, RunLocked
 
 log = logging.getLogger("buyer_abuse")
 
 # `review_schema.version` written by the head migration; a database recording a larger one was
 # written by a newer buyer-abuse and is refused. Every revision in pipeline/migrations bumps it.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 MIGRATIONS = Path(__file__).with_name("migrations")
 # Alembic's bookkeeping table, named for this application so that another application's
 # Alembic in the same database is never mistaken for ours (nor ours for theirs).
@@ -97,19 +108,25 @@ metadata = sa.MetaData()
 # The contract's portable column types; Float is double precision on PostgreSQL, REAL (8 bytes) on SQLite.
 SQL_TYPES = {"text": sa.Text, "date": sa.Date, "real": sa.Float, "integer": sa.Integer, "timestamp": UtcDateTime}
 
-review_queue = sa.Table(
-    REVIEW_QUEUE_TABLE,
-    metadata,
-    *(
+
+def _columns(columns: tuple[Column, ...], **server_defaults: str) -> list[sa.Column]:
+    """SQL columns of a contract declaration (contract.outputs)."""
+    return [
         sa.Column(
             c.name,
             SQL_TYPES[c.type],
             primary_key=c.key,
             nullable=c.nullable,
-            server_default=ReviewStatus.OPEN.value if c.name == "status" else None,
+            server_default=server_defaults.get(c.name),
         )
-        for c in REVIEW_QUEUE
-    ),
+        for c in columns
+    ]
+
+
+review_queue = sa.Table(
+    REVIEW_QUEUE_TABLE,
+    metadata,
+    *_columns(REVIEW_QUEUE, status=ReviewStatus.OPEN.value),
     sa.CheckConstraint("score >= 0 AND score <= 1", name="review_queue_score_range"),
     sa.CheckConstraint("rank >= 1", name="review_queue_rank_positive"),
     sa.CheckConstraint(f"status IN ({', '.join(repr(s) for s in REVIEW_STATUSES)})", name="review_queue_status"),
@@ -133,19 +150,35 @@ run_locks = sa.Table(
     sa.Column("expires_at", UtcDateTime, nullable=False),
 )
 
-# The seller side of abusive cancellations, one row per seller per scoring date; revision 0003s.
+# The case history (revision 0003): every claim, release and verdict, appended, never changed.
+review_events = sa.Table(
+    REVIEW_EVENTS_TABLE,
+    metadata,
+    *_columns(REVIEW_EVENTS),
+    sa.CheckConstraint(f"action IN ({', '.join(repr(a) for a in CASE_ACTIONS)})", name="review_events_action"),
+    sa.CheckConstraint(f"to_status IN ({', '.join(repr(s) for s in REVIEW_STATUSES)})", name="review_events_status"),
+)
+sa.Index("review_events_row", review_events.c.account_id, review_events.c.as_of)
+# Who works on a queue row now (revision 0003): one analyst at most.
+claims = sa.Table(CLAIMS_TABLE, metadata, *_columns(CLAIMS))
+
+# The seller side of abusive cancellations, one row per seller per scoring date; revision 0004.
 seller_exposure = sa.Table(
     SELLER_EXPOSURE_TABLE,
     metadata,
     *(sa.Column(c.name, SQL_TYPES[c.type], primary_key=c.key, nullable=c.nullable) for c in SELLER_EXPOSURE),
 )
 
-# A row no analyst has touched: the batch run may delete it when its account drops out of the queue.
+# A row no analyst has touched (no verdict, no claim ever): the batch run may delete it when its
+# account drops out of the queue. A row with events keeps them pointing at something.
 _UNTOUCHED = sa.and_(
     review_queue.c.status == ReviewStatus.OPEN.value,
     review_queue.c.reviewed_by.is_(None),
     review_queue.c.reviewed_at.is_(None),
     review_queue.c.note.is_(None),
+    ~sa.exists().where(
+        review_events.c.account_id == review_queue.c.account_id, review_events.c.as_of == review_queue.c.as_of
+    ),
 )
 
 
@@ -550,6 +583,12 @@ def read_queue(engine: sa.Engine, as_of: date | None = None) -> pd.DataFrame:
     )
 
 
+def queue_dates(engine: sa.Engine) -> list[date]:
+    """The scoring dates in the review table, latest first."""
+    with _begin(engine) as conn:
+        return list(conn.scalars(sa.select(review_queue.c.as_of).distinct().order_by(review_queue.c.as_of.desc())))
+
+
 def record_verdict(
     engine: sa.Engine,
     account_id: str,
@@ -558,27 +597,212 @@ def record_verdict(
     reviewed_by: str,
     note: str | None = None,
     reviewed_at: datetime | None = None,
+    *,
+    seen: int | None = None,
 ) -> None:
-    """Set an analyst's status, name, time (default: now, UTC; naive = UTC) and note on one queued row.
+    """Set an analyst's status, name, time (default: now, UTC; naive = UTC) and note on one queued
+    row, append the change to ``review_events`` and end the analyst's claim on it, in one transaction.
 
     Raises ReviewDbError for a status outside REVIEW_STATUSES, a missing reviewer, or an
-    (account_id, as_of) that is not in the queue.
+    (account_id, as_of) that is not in the queue; CaseConflict, recording nothing, when another
+    analyst claims the row or (with `seen`, the `last_event` the analyst was shown) when it changed since.
     """
     if status not in REVIEW_STATUSES:
         raise ReviewDbError(f"unknown review status {status!r}; use one of {', '.join(REVIEW_STATUSES)}")
     if not reviewed_by:
         raise ReviewDbError("a verdict needs reviewed_by: the analyst who decided")
-    decided = {
-        "status": status,
-        "reviewed_by": reviewed_by,
-        "note": note,
-        "reviewed_at": reviewed_at or datetime.now(UTC),
-    }
-    key = (review_queue.c.account_id == account_id) & (review_queue.c.as_of == as_of)
+    at = _utc(reviewed_at or datetime.now(UTC))
     with _begin(engine, immediate=True) as conn:
-        found = conn.execute(sa.update(review_queue).where(key).values(decided)).rowcount
-    if not found:
+        before = _case(conn, account_id, as_of, reviewed_by, seen)
+        _decide(conn, account_id, as_of, before, status, reviewed_by, note, at)
+
+
+def record_ring_verdict(
+    engine: sa.Engine,
+    members: list[str],
+    as_of: date,
+    status: str,
+    reviewed_by: str,
+    note: str | None = None,
+    *,
+    seen: int | None = None,
+) -> dict[str, list[str]]:
+    """The same verdict on every member of a ring queued on `as_of` and still undecided (open or
+    escalated), in one transaction: all of them or none. Returns the accounts ``decided`` and
+    those ``kept`` (queued but already confirmed or cleared: their decision stands) and ``not
+    queued`` (no row that day: nothing to record).
+
+    CaseConflict, recording nothing, when another analyst claims one of them or (with `seen`,
+    the `last_event` of the members shown) when any of them changed since.
+    """
+    if status not in REVIEW_STATUSES:
+        raise ReviewDbError(f"unknown review status {status!r}; use one of {', '.join(REVIEW_STATUSES)}")
+    at = datetime.now(UTC)
+    with _begin(engine, immediate=True) as conn:
+        if seen is not None and _last_event(conn, members, as_of) != seen:
+            raise CaseConflict(f"the ring changed on {as_of} since you opened it: nothing recorded; look again")
+        rows = {a: _case(conn, a, as_of, reviewed_by, None, missing_ok=True) for a in members}
+        open_ = (ReviewStatus.OPEN.value, ReviewStatus.ESCALATED.value)
+        outcome = {
+            "decided": [a for a, before in rows.items() if before is not None and before in open_],
+            "kept": [a for a, before in rows.items() if before is not None and before not in open_],
+            "not queued": [a for a, before in rows.items() if before is None],
+        }
+        for account in outcome["decided"]:
+            _decide(conn, account, as_of, rows[account], status, reviewed_by, note, at)
+    return outcome
+
+
+def claim(engine: sa.Engine, account_id: str, as_of: date, by: str, *, seen: int | None = None) -> None:
+    """Take the queue row of (account_id, as_of) for analyst `by` (already theirs: nothing changes).
+
+    CaseConflict when another analyst holds it, or (with `seen`) it changed since it was shown;
+    ReviewDbError when there is no such row."""
+    with _begin(engine, immediate=True) as conn:
+        status = _case(conn, account_id, as_of, by, seen)
+        key = {"account_id": account_id, "as_of": as_of}
+        if conn.execute(sa.select(claims.c.claimed_by).filter_by(**key)).first() is not None:
+            return  # _case let it through: the claim is `by`'s own
+        now = datetime.now(UTC)
+        # RETURNING: of two analysts claiming at once, the second finds the row taken (PostgreSQL
+        # makes it wait for the first's commit) and is refused.
+        insert = _INSERTS[conn.dialect.name](claims).on_conflict_do_nothing().returning(claims.c.account_id)
+        if conn.execute(insert, key | {"claimed_by": by, "claimed_at": now}).first() is None:
+            raise CaseConflict(f"{account_id} on {as_of} was just claimed by another analyst")
+        _event(conn, account_id, as_of, CaseAction.CLAIM, status, status, by, now)
+
+
+def release(engine: sa.Engine, account_id: str, as_of: date, by: str) -> None:
+    """Give back `by`'s claim on (account_id, as_of); CaseConflict when `by` does not hold it."""
+    with _begin(engine, immediate=True) as conn:
+        status = _case(conn, account_id, as_of, by, None)
+        gone = conn.execute(sa.delete(claims).filter_by(account_id=account_id, as_of=as_of, claimed_by=by)).rowcount
+        if not gone:
+            raise CaseConflict(f"{account_id} on {as_of} is not claimed by {by}: nothing to release")
+        _event(conn, account_id, as_of, CaseAction.RELEASE, status, status, by, datetime.now(UTC))
+
+
+def last_event(engine: sa.Engine, accounts: list[str], as_of: date) -> int:
+    """The latest event_id on the queue rows of `accounts` on `as_of` (0 when none): what an analyst
+    was shown, handed back as `seen` so that a change made since is noticed."""
+    with _begin(engine) as conn:
+        return _last_event(conn, accounts, as_of)
+
+
+def events(engine: sa.Engine, accounts: list[str] | None = None, as_of: date | None = None) -> pd.DataFrame:
+    """The case history, oldest first: review_events rows (of `accounts` and of `as_of` when given).
+    changed_at is datetime64[us, UTC]; text columns ``str`` (NaN when null)."""
+    e = review_events.c
+    query = sa.select(review_events).order_by(e.event_id)
+    if accounts is not None:
+        query = query.where(e.account_id.in_(list(accounts)))
+    if as_of is not None:
+        query = query.where(e.as_of == as_of)
+    with _begin(engine) as conn:
+        rows = conn.execute(query).all()
+    frame = pd.DataFrame(rows, columns=list(review_events.columns.keys()))
+    text = {c.name: "str" for c in review_events.columns if isinstance(c.type, sa.Text)}
+    return frame.astype({**text, "event_id": "int64"}).assign(changed_at=_utc_times(frame["changed_at"]))
+
+
+def claims_of(engine: sa.Engine, as_of: date | None = None) -> pd.DataFrame:
+    """Who holds which queue row now: account_id, as_of, claimed_by, claimed_at (of `as_of` when given)."""
+    query = sa.select(claims).order_by(claims.c.as_of, claims.c.account_id)
+    if as_of is not None:
+        query = query.where(claims.c.as_of == as_of)
+    with _begin(engine) as conn:
+        rows = conn.execute(query).all()
+    frame = pd.DataFrame(rows, columns=list(claims.columns.keys()))
+    return frame.astype({"account_id": "str", "claimed_by": "str"}).assign(claimed_at=_utc_times(frame["claimed_at"]))
+
+
+def _case(
+    conn: sa.Connection, account_id: str, as_of: date, by: str, seen: int | None, missing_ok: bool = False
+) -> str | None:
+    """The row's status, locked until the transaction ends, once it is sure `by` may change it: no
+    other analyst's claim, and (with `seen`) no event since. None for a missing row when `missing_ok`."""
+    q = review_queue.c
+    status = conn.scalar(
+        sa.select(q.status)
+        .where(q.account_id == account_id, q.as_of == as_of)
+        .with_for_update()  # SQLite: BEGIN IMMEDIATE
+    )
+    if status is None:
+        if missing_ok:
+            return None
         raise ReviewDbError(f"no review row for account {account_id!r} on {as_of}: nothing recorded")
+    held = conn.execute(sa.select(claims).filter_by(account_id=account_id, as_of=as_of)).mappings().first()
+    if held is not None and held["claimed_by"] != by:
+        raise CaseConflict(
+            f"{account_id} on {as_of} is claimed by {held['claimed_by']} since "
+            f"{_utc(held['claimed_at']):%Y-%m-%d %H:%M} UTC: nothing recorded; ask them, or wait for the release"
+        )
+    if seen is not None and _last_event(conn, [account_id], as_of) != seen:
+        latest = (
+            conn.execute(
+                sa.select(review_events)
+                .filter_by(account_id=account_id, as_of=as_of)
+                .order_by(review_events.c.event_id.desc())
+                .limit(1)
+            )
+            .mappings()
+            .first()
+        )
+        raise CaseConflict(
+            f"{account_id} on {as_of} changed since you opened it ({latest['action']} by {latest['changed_by']} at "
+            f"{_utc(latest['changed_at']):%Y-%m-%d %H:%M} UTC, now {latest['to_status']}): nothing recorded; look again"
+        )
+    return status
+
+
+def _decide(
+    conn: sa.Connection,
+    account_id: str,
+    as_of: date,
+    before: str,
+    status: str,
+    by: str,
+    note: str | None,
+    at: datetime,
+) -> None:
+    """Set the verdict on a row `_case` cleared, record its event, end any claim on it."""
+    key = {"account_id": account_id, "as_of": as_of}
+    decided = {"status": status, "reviewed_by": by, "note": note, "reviewed_at": at}
+    conn.execute(sa.update(review_queue).filter_by(**key).values(decided))
+    conn.execute(sa.delete(claims).filter_by(**key))
+    _event(conn, account_id, as_of, CaseAction.VERDICT, before, status, by, at, note)
+
+
+def _event(
+    conn: sa.Connection,
+    account_id: str,
+    as_of: date,
+    action: CaseAction,
+    before: str,
+    after: str,
+    by: str,
+    at: datetime,
+    note: str | None = None,
+) -> None:
+    conn.execute(
+        sa.insert(review_events).values(
+            account_id=account_id,
+            as_of=as_of,
+            action=action.value,
+            from_status=before,
+            to_status=after,
+            changed_by=by,
+            changed_at=at,
+            note=note,
+        )
+    )
+
+
+def _last_event(conn: sa.Connection, accounts: list[str], as_of: date) -> int:
+    e = review_events.c
+    return int(
+        conn.scalar(sa.select(sa.func.max(e.event_id)).where(e.account_id.in_(list(accounts)), e.as_of == as_of)) or 0
+    )
 
 
 def verdicts(engine: sa.Engine, until: datetime | None = None) -> pd.DataFrame:

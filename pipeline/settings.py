@@ -33,6 +33,7 @@ ENVIRONMENT = {
     "spark_master": "BUYER_ABUSE_SPARK_MASTER",
     "spark_conf": "BUYER_ABUSE_SPARK_CONF",
     "spark_staging": "BUYER_ABUSE_SPARK_STAGING",
+    "users_file": "BUYER_ABUSE_USERS",
 }
 
 
@@ -64,6 +65,7 @@ class Settings:
     spark_master: str | None = DEFAULT_SPARK_MASTER
     spark_conf: tuple[tuple[str, str], ...] = ()
     spark_staging: str | None = None
+    users_file: Path | None = None  # the review app's users (names, roles, password hashes)
 
     @property
     def actions(self) -> dict[str, RuleAction]:
@@ -77,10 +79,12 @@ class Settings:
     @classmethod
     def defaults(cls, workdir: Path) -> Settings:
         """The embedded defaults: a SQLite review database and a SQLite MLflow store in `workdir`
-        (artifacts in ``workdir/mlruns``), run directories in ``workdir/runs``."""
+        (artifacts in ``workdir/mlruns``), run directories in ``workdir/runs``, the review app's
+        user file ``workdir/users.json``."""
         workdir = Path(workdir).resolve()
         return cls(
             review_db=f"sqlite:///{workdir / 'review.db'}",
             tracking_uri=f"sqlite:///{workdir / 'mlflow.db'}",
             runs=workdir / "runs",
+            users_file=workdir / "users.json",
         )

@@ -18,7 +18,8 @@ One module per subject, every public name re-exported here (``analysis.queue(...
 - ``locations``: paths, URLs, run directories; loading the snapshot, labels and truth;
 - ``queue``: the review queue of a day, its filters and reasons;
 - ``account``: one account's orders over time and its features against the population;
-- ``rings``: an account's ring, its members, what they share and each member's status;
+- ``rings``: an account's ring, its members, what they share and each member's status, drawn
+  as a figure or (``ring_plot``, the review app's) an interactive plotly graph;
 - ``model_report``: registered versions, their metrics and plots, feature importance;
 - ``sellers``: each seller's exposure to suspects' cancellations, the sellers they target, one seller's page;
 - ``truth``: a run judged against a simulator's truth.
@@ -28,7 +29,13 @@ from __future__ import annotations
 
 from contract.values import REVIEW_STATUSES as STATUSES
 from pipeline.analysis import locations
-from pipeline.analysis.account import account_orders, feature_percentiles, percentile_figure, timeline_figure
+from pipeline.analysis.account import (
+    account_orders,
+    account_payments,
+    feature_percentiles,
+    percentile_figure,
+    timeline_figure,
+)
 from pipeline.analysis.locations import labels_at, review_engine, run_as_of, run_dir, run_summary, snapshot, sqlite_url
 from pipeline.analysis.model_report import (
     feature_importance,
@@ -37,8 +44,24 @@ from pipeline.analysis.model_report import (
     metrics_figure,
     model_versions,
 )
-from pipeline.analysis.queue import filter_queue, queue, queue_figure, reason_counts, reasons_table
-from pipeline.analysis.rings import member_status, ring_figure, ring_graph_for, ring_members, ring_of
+from pipeline.analysis.queue import (
+    export_rows,
+    filter_queue,
+    queue,
+    queue_csv,
+    queue_figure,
+    reason_counts,
+    reasons_table,
+)
+from pipeline.analysis.rings import (
+    member_status,
+    ring_figure,
+    ring_graph_for,
+    ring_layout,
+    ring_members,
+    ring_of,
+    ring_plot,
+)
 from pipeline.analysis.sellers import seller_cancellations, seller_exposure, seller_page, sellers_figure
 from pipeline.analysis.truth import (
     abusers_to_find,
@@ -59,6 +82,8 @@ __all__ = [
     "STATUSES",
     "abusers_to_find",
     "account_orders",
+    "account_payments",
+    "export_rows",
     "feature_importance",
     "feature_percentiles",
     "filter_queue",
@@ -72,6 +97,7 @@ __all__ = [
     "pattern_recall",
     "percentile_figure",
     "queue",
+    "queue_csv",
     "queue_figure",
     "ranked_population",
     "reason_counts",
@@ -80,8 +106,10 @@ __all__ = [
     "review_engine",
     "ring_figure",
     "ring_graph_for",
+    "ring_layout",
     "ring_members",
     "ring_of",
+    "ring_plot",
     "run_as_of",
     "run_dir",
     "run_summary",

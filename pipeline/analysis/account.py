@@ -55,6 +55,17 @@ def account_orders(data: Data, account_id: str, as_of: Day) -> pd.DataFrame:
     )
 
 
+def account_payments(data: Data, account_id: str, as_of: Day) -> pd.DataFrame:
+    """The payment attempts of `account_id` known at the end of `as_of` (``features.time.known_at``),
+    oldest first: attempt_id, order_id, instrument_id, attempted_at, succeeded, failure_code."""
+    attempts = snapshot(data).payment_attempts
+    columns = ["attempt_id", "order_id", "instrument_id", "attempted_at", "succeeded", "failure_code"]
+    if attempts is None:
+        return pd.DataFrame(columns=columns)
+    known = known_at("payment_attempts", attempts.filter(pl.col("account_id") == account_id), as_of_end(as_date(as_of)))
+    return known.lazy().sort("attempted_at", "attempt_id").select(columns).collect().to_pandas()
+
+
 def timeline_figure(orders: pd.DataFrame, account_id: str, as_of: Day, created_at: datetime | None = None) -> Figure:
     """The account's orders over time: top, each order on the row of its stage at the time it
     ended (cancelled_at, else placed_at), coloured by cause, with a line back to when it was

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from collections.abc import Iterable
 
@@ -17,6 +19,7 @@ from pipeline.analysis.locations import Data, Day, as_date, review_engine, snaps
 from pipeline.analysis.style import STATUS_COLOURS
 from pipeline.errors import ConfigError
 
+UNCLAIMED = "(nobody)"  # the claimed_by filter for rows no analyst holds
 RING_MEANING = "member of a linked-account ring"  # the ring evidence is a reason, not a catalogue feature
 
 
@@ -33,12 +36,16 @@ def queue(review: str | sa.Engine, as_of: Day | None = None, data: Data | None =
 
     The table's columns (``review_db.read_queue``) with `reasons` parsed into a list of dicts,
     plus `why` (the reasons' sentences, one per line), `reason_features` (the features named,
-    ring evidence excluded) and `ring_size` (NaN outside a ring); with `data`, also the
-    account's `country` and `created_at` from the snapshot's accounts table.
+    ring evidence excluded), `ring_size` (NaN outside a ring) and `claimed_by` (the analyst
+    working on it now, NaN when no one); with `data`, also the account's `country` and
+    `created_at` from the snapshot's accounts table.
     """
-    rows = review_db.read_queue(review_engine(review), None if as_of is None else as_date(as_of))
+    engine = review_engine(review)
+    rows = review_db.read_queue(engine, None if as_of is None else as_date(as_of))
     if as_of is None and not rows.empty:
         rows = rows[rows["as_of"] == rows["as_of"].max()]
+    held = review_db.claims_of(engine)[["account_id", "as_of", "claimed_by"]]
+    rows = rows.merge(held, on=["account_id", "as_of"], how="left")
     reasons = rows["reasons"].map(json.loads)
     out = rows.assign(
         reasons=reasons,
@@ -61,10 +68,14 @@ def filter_queue(
     country: str | Iterable[str] | None = None,
     reason: str | None = None,
     status: str | Iterable[str] | None = None,
+    score_min: float | None = None,
+    score_max: float | None = None,
+    claimed_by: str | None = None,
 ) -> pd.DataFrame:
     """The rows of a `queue` frame in ring `ring`, in `country` (one or several; needs `queue(..., data=)`),
-    whose reasons mention `reason` (case-insensitive, in a feature name or a sentence) and whose
-    status is `status` (one or several). Filters left as None do not filter."""
+    whose reasons mention `reason` (case-insensitive, in a feature name or a sentence), whose
+    status is `status` (one or several), whose score is within [`score_min`, `score_max`] and
+    that `claimed_by` holds (UNCLAIMED: that no one holds). Filters left as None do not filter."""
     keep = pd.Series(True, index=rows.index)
     if ring is not None:
         keep &= rows["ring_id"] == ring
@@ -78,7 +89,70 @@ def filter_queue(
         keep &= rows["reasons"].map(mentions)
     if status is not None:
         keep &= rows["status"].isin([status] if isinstance(status, str) else list(status))
+    if score_min is not None:
+        keep &= rows["score"] >= score_min
+    if score_max is not None:
+        keep &= rows["score"] <= score_max
+    if claimed_by == UNCLAIMED:
+        keep &= rows["claimed_by"].isna()
+    elif claimed_by is not None:
+        keep &= rows["claimed_by"] == claimed_by
     return rows[keep]
+
+
+# The columns of an exported queue, in order; `why` holds the reasons' sentences.
+EXPORT_COLUMNS = (
+    "as_of",
+    "rank",
+    "account_id",
+    "score",
+    "status",
+    "ring_id",
+    "claimed_by",
+    "reviewed_by",
+    "reviewed_at",
+    "note",
+    "model_version",
+    "why",
+)
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # what a spreadsheet reads as a formula (OWASP CSV injection)
+
+
+def export_rows(rows: pd.DataFrame) -> list[dict]:
+    """A `queue` frame's EXPORT_COLUMNS as plain records (text, numbers, None; times in ISO
+    8601 UTC; `why` the reasons' sentences separated by "; "), in its order: what the CSV and
+    JSON exports write."""
+    frame = rows.reindex(columns=list(EXPORT_COLUMNS)).assign(
+        why=rows["reasons"].map(lambda items: "; ".join(r["text"] for r in items))
+    )
+    records = []
+    for row in frame.astype(object).where(frame.notna(), None).to_dict("records"):
+        at = row["reviewed_at"]
+        records.append(
+            row
+            | {
+                "as_of": None if row["as_of"] is None else str(row["as_of"]),
+                "reviewed_at": None if at is None else pd.Timestamp(at).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            }
+        )
+    return records
+
+
+def queue_csv(rows: pd.DataFrame) -> str:
+    """A `queue` frame as CSV text (EXPORT_COLUMNS, header first). A text cell starting with =, +,
+    -, @, tab or carriage return gets a leading apostrophe, so a spreadsheet shows it instead of
+    running it: a note or an id is free text an abuser can shape."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(EXPORT_COLUMNS), lineterminator="\r\n")
+    writer.writeheader()
+    for record in export_rows(rows):
+        writer.writerow({k: _inert(v) for k, v in record.items()})
+    return out.getvalue()
+
+
+def _inert(value: object) -> object:
+    """`value`, with a leading apostrophe when it is text a spreadsheet would run as a formula."""
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_START) else value
 
 
 def reason_counts(rows: pd.DataFrame) -> pd.DataFrame:

@@ -120,6 +120,12 @@ def _labels_in_force_with_source(labels: pl.DataFrame | None, members: list[str]
     return in_force.unique("account_id", keep="first").to_pandas().set_index("account_id")
 
 
+def ring_layout(graph: nx.Graph) -> dict[str, tuple[float, float]]:
+    """Where each node of a ring graph is drawn (a seeded spring layout): the same picture in
+    the notebook's figure and the review app's interactive one."""
+    return nx.spring_layout(graph, seed=0, k=1.2 / np.sqrt(max(graph.number_of_nodes(), 1)))
+
+
 def ring_figure(graph: nx.Graph, status: pd.DataFrame, focus: str | None = None, title: str | None = None) -> Figure:
     """The ring drawn: accounts as circles coloured by `status` (a `member_status` frame), the
     shared entities as grey markers by kind, `focus` ringed in black."""
@@ -129,7 +135,7 @@ def ring_figure(graph: nx.Graph, status: pd.DataFrame, focus: str | None = None,
     ax.set_title(title or "Ring", fontsize=13)
     if graph.number_of_nodes() == 0:
         return fig
-    pos = nx.spring_layout(graph, seed=0, k=1.2 / np.sqrt(graph.number_of_nodes()))
+    pos = ring_layout(graph)
     nx.draw_networkx_edges(graph, pos, ax=ax, edge_color="#b0b0b0", width=0.8)
     of = dict(zip(status["account_id"], status["status"], strict=True))
     accounts = [n for n, d in graph.nodes(data=True) if d["kind"] == "account"]
@@ -188,4 +194,84 @@ def ring_figure(graph: nx.Graph, status: pd.DataFrame, focus: str | None = None,
             )
         )
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=9, title="account status / entity")
+    return fig
+
+
+# plotly's markers for the entity kinds, the same shapes as ENTITY_MARKERS.
+_PLOTLY_MARKERS = {"device": "square", "card": "diamond", "address": "triangle-up", "net": "triangle-down"}
+
+
+def ring_plot(graph: nx.Graph, status: pd.DataFrame, focus: str | None = None, title: str | None = None):
+    """`ring_figure` as an interactive plotly figure (the review app's ring graph): the same
+    layout and colours; hovering names a node, and each account's `customdata` is its id, for a
+    page to open on click. Legend entries: one per status present, one per entity kind."""
+    import plotly.graph_objects as go  # only the app and notebooks that want it pay the import
+
+    pos = ring_layout(graph) if graph.number_of_nodes() else {}
+    fig = go.Figure()
+    edges_x, edges_y = [], []
+    for a, b in graph.edges():
+        edges_x += [pos[a][0], pos[b][0], None]
+        edges_y += [pos[a][1], pos[b][1], None]
+    fig.add_trace(
+        go.Scatter(
+            x=edges_x,
+            y=edges_y,
+            mode="lines",
+            line={"color": "#b0b0b0", "width": 1},
+            hoverinfo="skip",
+            showlegend=False,
+        )
+    )
+    for kind, marker in _PLOTLY_MARKERS.items():
+        nodes = [n for n, d in graph.nodes(data=True) if d["kind"] == kind]
+        if nodes:
+            fig.add_trace(
+                go.Scatter(
+                    x=[pos[n][0] for n in nodes],
+                    y=[pos[n][1] for n in nodes],
+                    mode="markers",
+                    marker={"symbol": marker, "size": 9, "color": "#606060"},
+                    text=[f"shared {kind} {n}" for n in nodes],
+                    hoverinfo="text",
+                    name=f"shared {kind}",
+                )
+            )
+    of = dict(zip(status["account_id"], status["status"], strict=True))
+    accounts = [n for n, d in graph.nodes(data=True) if d["kind"] == "account"]
+    for state, colour in STATUS_COLOURS.items():
+        nodes = [n for n in accounts if of.get(n, "not queued") == state]
+        if not nodes:
+            continue
+        fig.add_trace(
+            go.Scatter(
+                x=[pos[n][0] for n in nodes],
+                y=[pos[n][1] for n in nodes],
+                mode="markers+text",
+                marker={
+                    "size": [22 if n == focus else 15 for n in nodes],
+                    "color": colour,
+                    "line": {
+                        "color": ["black" if n == focus else "#555555" for n in nodes],
+                        "width": [3 if n == focus else 1 for n in nodes],
+                    },
+                },
+                text=nodes,
+                textposition="top center",
+                textfont={"size": 11},
+                customdata=nodes,
+                hovertemplate="%{customdata}: " + state + "<extra></extra>",
+                name=f"{state} ({len(nodes)})",
+            )
+        )
+    fig.update_layout(
+        title={"text": title or "Ring", "x": 0.01},
+        showlegend=True,
+        legend={"title": {"text": "account status / entity"}, "x": 1.02, "y": 1, "xanchor": "left"},
+        xaxis={"visible": False},
+        yaxis={"visible": False, "scaleanchor": "x"},
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        plot_bgcolor="white",
+        hovermode="closest",
+    )
     return fig

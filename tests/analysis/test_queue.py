@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-import pandas as pd
+import csv
+import io
 
-from pipeline import analysis
+import pandas as pd
+import pytest
+
+from pipeline import analysis, review_db
+from pipeline.analysis.queue import UNCLAIMED
 
 from .frames import AS_OF, market
 
@@ -32,3 +37,25 @@ def test_filters_combine(review):
     assert analysis.filter_queue(q, reason="ring R-m1", country=["DE", "FR"])["account_id"].tolist() == ["m1", "m2"]
     assert analysis.filter_queue(q, country="FR").empty
     assert analysis.filter_queue(q, status="open").shape[0] == 3
+
+
+def test_filters_by_score_range_and_by_who_holds_the_case(review):
+    review_db.claim(review, "m2", AS_OF, "ana")
+    q = analysis.queue(review, AS_OF)
+
+    assert q["claimed_by"].isna().tolist() == [True, False, True]
+    assert analysis.filter_queue(q, score_min=0.75)["account_id"].tolist() == ["m1", "m2"]
+    assert analysis.filter_queue(q, score_min=0.75, score_max=0.85)["account_id"].tolist() == ["m2"]
+    assert analysis.filter_queue(q, claimed_by="ana")["account_id"].tolist() == ["m2"]
+    assert analysis.filter_queue(q, claimed_by=UNCLAIMED)["account_id"].tolist() == ["m1", "m5"]
+
+
+@pytest.mark.parametrize("note", ["=1+2", "+SUM(A1)", "-2+3", "@cmd", "\tx", "\rx"])
+def test_the_csv_export_makes_a_formula_like_cell_inert(review, note):
+    review_db.record_verdict(review, "m1", AS_OF, "escalated", "ana", note=note)
+
+    rows = list(csv.DictReader(io.StringIO(analysis.queue_csv(analysis.queue(review, AS_OF)))))
+
+    assert rows[0]["note"] == "'" + note
+    assert rows[0]["score"] == "0.9" and rows[0]["why"] == "fast_buyer_cancels_30d is high; ring R-m1 of 5 accounts"
+    assert [r["account_id"] for r in rows] == ["m1", "m2", "m5"]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from e2e import AS_OF, FAST, MARKET, Champion, settings_in
+from e2e import APP_PASSWORD, APP_USERS, AS_OF, FAST, MARKET, Champion, settings_in
 from snapshot_market import frame, valid_market
 
 from simulator import write_market
@@ -33,6 +33,23 @@ def champion(market: Path, tmp_path_factory: pytest.TempPathFactory) -> Champion
         trained = train(market, AS_OF, settings_in(home), searching=FAST)
     assert (trained.version, trained.alias) == ("1", "champion")
     return Champion(home, settings_in(home).tracking_uri, trained)
+
+
+@pytest.fixture(scope="session")
+def reviewed_run(market: Path, champion: Champion, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A working directory where the nightly run of `market` as of AS_OF has written review.db
+    (40 accounts queued) and runs/, with the review app's users.json (e2e.APP_USERS); tests
+    copy review.db before changing it."""
+    from pipeline.review_app.users import add_user
+    from pipeline.run import run
+
+    home = tmp_path_factory.mktemp("reviewed")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(home)
+        run(market, AS_OF, settings_in(home, tracking_uri=champion.uri, capacity=40))
+    for name, role in APP_USERS.items():
+        add_user(home / "users.json", name, role, APP_PASSWORD)
+    return home
 
 
 @pytest.fixture

@@ -31,6 +31,9 @@ LOG = logging.getLogger("buyer_abuse")
 # The end-to-end tests train many times: a search of two trials (the defaults and one more) keeps
 # every stage and figure of a training while costing a third of the default six.
 FAST = SearchConfig(trials=2)
+# The review app's users in conftest's `reviewed_run`, all with one password.
+APP_USERS = {"ana": "analyst", "bo": "analyst", "vic": "viewer"}
+APP_PASSWORD = "correct horse battery"
 
 
 @dataclass(frozen=True)

@@ -114,6 +114,13 @@ def test_a_version_one_database_upgrades_and_keeps_every_verdict(review_url):
     assert (rows.loc["b", "reviewed_by"], rows.loc["b", "note"]) == ("ana", "ring of resellers")
     assert rows.loc["b", "reviewed_at"] == T1
     assert review_db.verdicts(engine)["account_id"].tolist() == ["b", "c"]
+    # The history starts complete: one event per verdict made before events were kept.
+    history = review_db.events(engine)
+    assert history[["account_id", "action", "to_status", "changed_by"]].values.tolist() == [
+        ["b", "verdict", "confirmed_abuse", "ana"],
+        ["c", "verdict", "cleared", "bo"],
+    ]
+    assert history["from_status"].isna().all() and (history["changed_at"] == T1).all()
     engine.dispose()
 
 

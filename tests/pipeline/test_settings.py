@@ -31,10 +31,14 @@ def test_help_shows_the_defaults_of_the_working_directory_and_the_variables(tmp_
     out = "".join(out.split())  # click folds long lines, even inside a path
 
     assert code == 0
-    for variable in ENVIRONMENT.values():
-        assert f"envvar:{variable}" in out
+    for name, variable in ENVIRONMENT.items():
+        assert (f"envvar:{variable}" in out) == (name != "users_file")  # the review app's setting, not run's
     assert f"default:sqlite:///{tmp_path.resolve()}/review.db" in out
     assert f"default:{tmp_path.resolve() / 'runs'}" in out
+
+    code, out, _ = invoke("review-app", "--help")
+    out = "".join(out.split())
+    assert code == 0 and f"default:{tmp_path.resolve() / 'users.json'}" in out and "envvar:BUYER_ABUSE_USERS" in out
 
 
 def resolve(monkeypatch: pytest.MonkeyPatch, *args: str) -> Settings:

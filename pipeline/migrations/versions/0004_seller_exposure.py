@@ -1,8 +1,8 @@
 """Seller exposure: the seller side of abusive cancellations, one row per seller per scoring date
 (``review_db.write_seller_exposure``, written by the nightly run beside the review queue).
 
-Revision ID: 0003s
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003s"
-down_revision = "0002"
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
@@ -52,4 +52,4 @@ def upgrade() -> None:
         sa.Column("target_rank", sa.Integer, nullable=True),
         sa.Column("reasons", sa.Text, nullable=False),
     )
-    op.execute(sa.text("UPDATE review_schema SET version = 3"))
+    op.execute(sa.text("UPDATE review_schema SET version = 4"))
