@@ -10,6 +10,7 @@ every label known at T; the figures, plots and model logged; promotion.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import tempfile
@@ -150,7 +151,15 @@ def train(
             ", ".join(f"{b.window.days} days ({b.later['y'].sum()} later abuse labels)" for b in tests) or "none",
         )
     with stages("search on the backtest"):
-        judged = lambda params: _backtest_figures(tests, params, names, settings.capacity)
+        scored: dict[str, list[pl.DataFrame]] = {}  # each trial's scored backtest populations
+
+        def judged(params: dict) -> list[dict]:
+            scored[_key(params)] = [_scored(test, params, names) for test in tests]
+            return [
+                {"days": test.window.days, **judge(ranking, test.later, settings.capacity)}
+                for test, ranking in zip(tests, scored[_key(params)], strict=True)
+            ]
+
         best, history = search(judged, searching, headline=HEADLINE)
     with stages("fit"):
         model = fit_examples(AbuseClassifier(**(best | {"bags": searching.bags})), final, names)
@@ -162,7 +171,7 @@ def train(
         model=model,
         metrics=_figures(tests, best, names, settings.capacity, history),
         shift=_shift(model, final, population(snaps[t], labels, t), names, settings.capacity),
-        plotted=_backtest_frame(tests[0], best, names) if tests else None,
+        plotted=_plotted(tests[0], scored[_key(best)][0]) if tests else None,
     )
     with stages("log and register"):
         return _register(data, as_of, t, settings, loaded, inputs, training, searching, outcome)
@@ -175,40 +184,38 @@ def _backtests(snaps, labels, events, t, first_cutoff, training, searching, name
     for w in windows(t, searching.backtest_days, first_cutoff, searching.lead_days):
         known = known_before(labels, w.cut)
         examples = draw_examples(snaps, known, _latest_before(events, w.cut), w.cut, training)
-        if examples.is_empty() or not 0 < int(examples["y"].sum()) < examples.height:
+        if not _both_classes(examples):
             continue
         examples = downweighted(examples, AbuseClassifier(bags=1), names)
         tests.append(Backtest(w, examples, population(snaps[w.cut], known, w.cut), later_labels(labels, w)))
     return tests
 
 
+def _both_classes(examples: pl.DataFrame) -> bool:
+    return not examples.is_empty() and 0 < int(examples["y"].sum()) < examples.height
+
+
 def _check_trainable(examples: pl.DataFrame, as_of: date) -> None:
-    if examples.is_empty() or not 0 < int(examples["y"].sum()) < examples.height:
+    if not _both_classes(examples):
         raise InputError(f"cannot train as of {as_of}: training needs both abuse and legit examples")
 
 
-def _backtest_figures(tests: list[Backtest], params: dict, names: list[str], capacity: int) -> list[dict]:
-    """The model with `params`, trained and judged on each backtest."""
-    out = []
-    for test in tests:
-        if test.examples.is_empty() or not 0 < int(test.examples["y"].sum()) < test.examples.height:
-            continue
-        model = fit_examples(AbuseClassifier(**params), test.examples, names)
-        scored = test.population.select("account_id", score=pl.Series(predict(model, test.population, names)))
-        out.append({"days": test.window.days, **judge(scored, test.later, capacity)})
-    return out
+def _key(params: dict) -> str:
+    return json.dumps(params, sort_keys=True)
 
 
-def _backtest_frame(test: Backtest, params: dict, names: list[str]) -> pl.DataFrame:
-    """One backtest's population scored by a model with `params` trained at its cut, the naive
-    baselines' scores and y (1: labelled abuse after the cut): what the backtest plots show."""
+def _scored(test: Backtest, params: dict, names: list[str]) -> pl.DataFrame:
+    """account_id, score: the backtest's population scored by a model with `params` trained
+    on the examples known at its cut."""
     model = fit_examples(AbuseClassifier(**params), test.examples, names)
+    return test.population.select("account_id", score=pl.Series(predict(model, test.population, names)))
+
+
+def _plotted(test: Backtest, ranking: pl.DataFrame) -> pl.DataFrame:
+    """A backtest's scored population with the naive baselines' scores and y (1: labelled abuse
+    after the cut): what the backtest plots show."""
     return (
-        test.population.select(
-            *BASELINES,
-            score=pl.Series(predict(model, test.population, names)),
-            account_id="account_id",
-        )
+        ranking.join(test.population.select("account_id", *BASELINES), on="account_id")
         .join(test.later, on="account_id", how="left")
         .with_columns(pl.col("y").fill_null(0))
     )
