@@ -99,9 +99,11 @@ def context_columns() -> list[Feature]:
     logistics = (shipped & equals("cancel_initiator", "logistics")).cast(pl.UInt32)  # as the region rate counts them
     seller = (paid & equals("cancel_initiator", "seller")).cast(pl.UInt32)
     refusal = (after_ship & equals("cancel_initiator", "buyer")).cast(pl.UInt32)
-    expected_logistics = pl.col("region_logistics_rate").filter(shipped).sum()
-    expected_stockouts = pl.max_horizontal("seller_stockout_rate", "campaign_stockout_rate").filter(paid).sum()
-    expected_refusals = pl.col("region_refusal_rate").filter(shipped).sum()
+    # when/then rather than a filter inside the aggregation: polars keeps its vectorised sum
+    expected_logistics = pl.when(shipped).then(pl.col("region_logistics_rate")).otherwise(0.0).sum()
+    stockout = pl.max_horizontal("seller_stockout_rate", "campaign_stockout_rate")
+    expected_stockouts = pl.when(paid).then(stockout).otherwise(0.0).sum()
+    expected_refusals = pl.when(shipped).then(pl.col("region_refusal_rate")).otherwise(0.0).sum()
     return [
         Feature(
             "logistics_cancels_expected_lifetime",

@@ -38,15 +38,20 @@ SOURCES = (
 
 def entity_links(tables: dict[str, Frame | None]) -> pl.DataFrame:
     """Unique (account_id, kind, entity_id) links from the given tables (absent ones skipped)."""
-    parts = [
-        tables[table]
-        .lazy()
-        .select("account_id", pl.lit(kind).alias("kind"), pl.col(column).alias("entity_id"))
-        .drop_nulls("entity_id")
-        .unique()  # de-duplicate per source: the concatenation stays small
-        for table, column, kind in SOURCES
-        if tables.get(table) is not None
-    ]
+    parts = []
+    for table in dict.fromkeys(table for table, _, _ in SOURCES):
+        if tables.get(table) is None:
+            continue
+        columns = [(column, kind) for source, column, kind in SOURCES if source == table]
+        # One pass over the table: its distinct (account, entity...) combinations are far fewer
+        # than its rows (an account keeps its device and card), and each kind reads those.
+        combos = tables[table].lazy().select("account_id", *(column for column, _ in columns)).unique()
+        parts += [
+            combos.select("account_id", pl.lit(kind).alias("kind"), pl.col(column).alias("entity_id"))
+            .drop_nulls("entity_id")
+            .unique()  # de-duplicate per source: the concatenation stays small
+            for column, kind in columns
+        ]
     return pl.concat(parts).unique().sort("kind", "entity_id", "account_id").collect()
 
 
@@ -156,18 +161,22 @@ def entities(links: pl.DataFrame, stats: pl.DataFrame, facts: pl.DataFrame) -> p
             .otherwise(0.0),
         )
     )
+
+    # The largest of a column over one kind's links: null elsewhere, and max skips nulls (a
+    # filter inside the aggregation would run group by group).
+    def most(column: str, kind: str, where: pl.Expr | None = None) -> pl.Expr:
+        of_kind = pl.col("kind") == kind
+        return pl.when(of_kind if where is None else of_kind & where).then(pl.col(column)).max()
+
     wide = per_link.group_by("account_id").agg(
         expr
         for kind in KINDS
         for expr in (
             (pl.col("kind") == kind).sum().alias(f"{PLURAL[kind]}_used"),
-            pl.col("accounts").filter(pl.col("kind") == kind).max().alias(f"max_accounts_per_{kind}"),
-            pl.col("others_new").filter(pl.col("kind") == kind).max().alias(f"max_new_others_per_{kind}"),
-            pl.col("others_rate")
-            .filter((pl.col("kind") == kind) & (others > 0))
-            .max()
-            .alias(f"max_others_buyer_cancel_rate_{kind}"),
-            pl.col("others_abuse").filter(pl.col("kind") == kind).max().alias(f"max_known_abuser_share_{kind}"),
+            most("accounts", kind).alias(f"max_accounts_per_{kind}"),
+            most("others_new", kind).alias(f"max_new_others_per_{kind}"),
+            most("others_rate", kind, others > 0).alias(f"max_others_buyer_cancel_rate_{kind}"),
+            most("others_abuse", kind).alias(f"max_known_abuser_share_{kind}"),
         )
     )
     return wide.select("account_id", *[f.name for f in entities_columns()])
