@@ -91,10 +91,11 @@ def seller_timeline_plot(timeline: pd.DataFrame, title: str | None = None):
     """A `seller_page` timeline as an interactive plotly figure (the review app's): the seller's
     cancellations per day (UTC) stacked by cause, the abuse-driven ones at the bottom, dark red
     and hatched, the others by who cancelled (``SELLER_COLOURS``); hovering gives day, cause and
-    count. One trace per cause present, abuse-driven first."""
+    count of the day. One trace per cause present, abuse-driven first."""
     import plotly.graph_objects as go  # only the app and notebooks that want it pay the import
 
     per_day = timeline.pivot_table(index="day", columns="cause", values="cancellations", aggfunc="sum", fill_value=0)
+    busiest = per_day.sum(axis=1).max() if len(per_day) else 0
     fig = go.Figure()
     for cause, colour in SELLER_COLOURS.items():
         if cause not in per_day:
@@ -107,18 +108,18 @@ def seller_timeline_plot(timeline: pd.DataFrame, title: str | None = None):
                 y=per_day[cause],
                 name=name,
                 marker={"color": colour, "pattern": {"shape": "/" if abuse else "", "fgcolor": "white"}},
-                hovertemplate="%{x|%Y-%m-%d}: %{y} cancelled, " + name + "<extra></extra>",
+                hovertemplate="%{y} " + name + "<extra></extra>",
             )
         )
     fig.update_layout(
         title={"text": title or "Cancellations per day", "x": 0.01},
         barmode="stack",
         bargap=0.1,
-        xaxis={"title": {"text": "day cancelled (UTC)"}},
-        yaxis={"title": {"text": "cancelled orders"}},
+        xaxis={"title": {"text": "day cancelled (UTC)"}, "hoverformat": "%a %Y-%m-%d"},
+        yaxis={"title": {"text": "cancelled orders"}, "dtick": 1 if busiest <= 10 else None},  # no half orders
         legend={"title": {"text": "cause"}, "x": 1.02, "y": 1, "xanchor": "left"},
         margin={"l": 10, "r": 10, "t": 40, "b": 10},
         plot_bgcolor="white",
-        hovermode="closest",
+        hovermode="x unified",
     )
     return fig
