@@ -2,8 +2,8 @@
 
 Reads the review database, the run directories and (for the evidence) the snapshot, through
 ``pipeline.analysis``, the notebooks' API: the queue and its filters, the order timeline, the
-payment attempts, the ring and its members' status, the sellers' exposure are computed there, once. Writes only
-claims, verdicts and their events, through ``pipeline.review_db``.
+payment attempts, the ring and its members' status, the sellers' exposure are computed there,
+once. Writes only claims, verdicts and their events, through ``pipeline.review_db``.
 
 Every state-changing request is a POST carrying the session's CSRF token (synchronizer token,
 kept in the signed session cookie, compared in constant time) and made by a signed-in analyst;
@@ -427,7 +427,7 @@ def create_app(config: AppConfig) -> FastAPI:
     @app.get("/seller/{seller_id}", response_class=HTMLResponse)
     def seller_page(request: Request, seller_id: str, as_of: str | None = None):
         user = signed_in(request)
-        day, dates = day_asked(as_of)
+        day, _ = day_asked(as_of)
         shown = analysis.seller_page(analysis.run_dir(config.runs, day), seller_id)
         exposure = shown["exposure"]
         if exposure is None:
@@ -443,7 +443,6 @@ def create_app(config: AppConfig) -> FastAPI:
             user=user,
             seller_id=seller_id,
             day=day,
-            dates=dates,
             exposure=exposure,
             reasons=json.loads(exposure["reasons"]),
             timeline=_plotly_div(figure, "seller-timeline", "420px"),
