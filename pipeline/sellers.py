@@ -48,7 +48,9 @@ def show_sellers(
         _table(rows, as_of, console or Console(width=None if out.isatty() else 160, file=out))
 
 
-def _interval(rate: float, low: float, high: float) -> str:
+def rate_interval(rate: float, low: float, high: float) -> str:
+    """A rate and its interval as percentages, "35.1% (33.9%–36.4%)"; empty where there is no rate
+    (the review app's sellers pages show rates the same way)."""
     return "" if pd.isna(rate) else f"{rate:.1%} ({low:.1%}–{high:.1%})"
 
 
@@ -65,8 +67,8 @@ def _table(rows: pd.DataFrame, as_of: date, console: Console) -> None:
             str(row.orders),
             str(row.cancellations),
             str(row.abuse_cancels),
-            _interval(row.cancel_rate, row.cancel_rate_low, row.cancel_rate_high),
-            _interval(row.corrected_cancel_rate, row.corrected_rate_low, row.corrected_rate_high),
+            rate_interval(row.cancel_rate, row.cancel_rate_low, row.cancel_rate_high),
+            rate_interval(row.corrected_cancel_rate, row.corrected_rate_low, row.corrected_rate_high),
             f"{row.suspect_buyers} in {row.suspect_rings} rings",
             flash,
             why,

@@ -21,7 +21,8 @@ One module per subject, every public name re-exported here (``analysis.queue(...
 - ``rings``: an account's ring, its members, what they share and each member's status, drawn
   as a figure or (``ring_plot``, the review app's) an interactive plotly graph;
 - ``model_report``: registered versions, their metrics and plots, feature importance;
-- ``sellers``: each seller's exposure to suspects' cancellations, the sellers they target, one seller's page;
+- ``sellers``: each seller's exposure to suspects' cancellations, the sellers they target, one seller's page
+  and (``seller_timeline_plot``, the review app's) its cancellations over time as a plotly figure;
 - ``truth``: a run judged against a simulator's truth.
 """
 
@@ -62,7 +63,13 @@ from pipeline.analysis.rings import (
     ring_of,
     ring_plot,
 )
-from pipeline.analysis.sellers import seller_cancellations, seller_exposure, seller_page, sellers_figure
+from pipeline.analysis.sellers import (
+    seller_cancellations,
+    seller_exposure,
+    seller_page,
+    seller_timeline_plot,
+    sellers_figure,
+)
 from pipeline.analysis.truth import (
     abusers_to_find,
     lookalike_fp_share,
@@ -116,6 +123,7 @@ __all__ = [
     "seller_cancellations",
     "seller_exposure",
     "seller_page",
+    "seller_timeline_plot",
     "sellers_figure",
     "slices_figure",
     "snapshot",

@@ -1,5 +1,5 @@
 """The analysts' review app: the queue in a browser, the evidence of an account, claims,
-verdicts and the case history (docs/review_app.md).
+verdicts and the case history, the sellers suspects aim at (docs/review_app.md).
 
 ``create_app(AppConfig(...))`` is the ASGI application; ``serve`` runs it with uvicorn, bound
 to the loopback address unless told otherwise. It reads the review database, the run

@@ -2,8 +2,8 @@
 
 Reads the review database, the run directories and (for the evidence) the snapshot, through
 ``pipeline.analysis``, the notebooks' API: the queue and its filters, the order timeline, the
-payment attempts, the ring and its members' status are computed there, once. Writes only
-claims, verdicts and their events, through ``pipeline.review_db``.
+payment attempts, the ring and its members' status, the sellers' exposure are computed there,
+once. Writes only claims, verdicts and their events, through ``pipeline.review_db``.
 
 Every state-changing request is a POST carrying the session's CSRF token (synchronizer token,
 kept in the signed session cookie, compared in constant time) and made by a signed-in analyst;
@@ -17,6 +17,7 @@ import functools
 import hmac
 import io
 import ipaddress
+import json
 import logging
 import secrets
 from dataclasses import dataclass, field
@@ -29,11 +30,13 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse,
 from fastapi.templating import Jinja2Templates
 from starlette.middleware.sessions import SessionMiddleware
 
+from contract.outputs import SELLER_WINDOW_DAYS
 from contract.values import REVIEW_STATUSES, VERDICTS
 from pipeline import analysis, review_db
 from pipeline.analysis.queue import UNCLAIMED
 from pipeline.errors import CaseConflict, InputError, PipelineError
 from pipeline.review_app.users import User, authenticate, known_user
+from pipeline.sellers import rate_interval
 
 log = logging.getLogger("buyer_abuse")
 
@@ -78,6 +81,7 @@ def create_app(config: AppConfig) -> FastAPI:
         https_only=config.secure_cookies,
     )
     templates = Jinja2Templates(directory=HERE / "templates")  # autoescapes: notes and ids are free text
+    templates.env.globals["rate_interval"] = rate_interval  # rates as `buyer-abuse sellers` shows them
     engine = review_db.connect(config.review_db, create=False, attempts=review_db.CONNECT_ATTEMPTS)
     proxies = [ipaddress.ip_network(p, strict=False) for p in config.trusted_proxies]
 
@@ -274,6 +278,15 @@ def create_app(config: AppConfig) -> FastAPI:
 
     # -- one account ----------------------------------------------------------------------------
 
+    def day_asked(as_of: str | None) -> tuple[date, list[date]]:
+        """The date asked, else the latest queued one (the queue's default), and the queue's dates:
+        the account and seller pages of one date read the same run."""
+        dates = review_db.queue_dates(engine)
+        day = analysis.locations.as_date(as_of) if as_of else (dates[0] if dates else None)
+        if day is None:
+            raise Refused(404, "The review queue is empty: run `buyer-abuse run` first.")
+        return day, dates
+
     def ring_of(day: date, account_id: str, row: dict | None) -> tuple[str | None, list[str]]:
         """The account's ring on `day` and its members, as the run built them (else as queued)."""
         ring = row.get("ring_id") if row else None
@@ -290,10 +303,7 @@ def create_app(config: AppConfig) -> FastAPI:
     @app.get("/account/{account_id}", response_class=HTMLResponse)
     def account_page(request: Request, account_id: str, as_of: str | None = None):
         user = signed_in(request)
-        dates = review_db.queue_dates(engine)
-        day = analysis.locations.as_date(as_of) if as_of else (dates[0] if dates else None)
-        if day is None:
-            raise Refused(404, "The review queue is empty: run `buyer-abuse run` first.")
+        day, dates = day_asked(as_of)
         rows = analysis.queue(engine, day)
         found = rows[rows["account_id"] == account_id]
         row = found.iloc[0].to_dict() if len(found) else None
@@ -317,15 +327,9 @@ def create_app(config: AppConfig) -> FastAPI:
             )
             if data is not None and len(members) <= MAX_RING_DRAWN:
                 graph = analysis.ring_graph_for(data, day, members)
-                evidence["ring_graph"] = analysis.ring_plot(
-                    graph, status, focus=account_id, title=f"Ring {ring}: {len(members)} accounts and what they share"
-                ).to_html(
-                    full_html=False,
-                    include_plotlyjs=False,
-                    div_id="ring-graph",
-                    default_height="560px",
-                    config={"displaylogo": False, "responsive": True},
-                )
+                title = f"Ring {ring}: {len(members)} accounts and what they share"
+                fig = analysis.ring_plot(graph, status, focus=account_id, title=title)
+                evidence["ring_graph"] = _plotly_div(fig, "ring-graph", "560px")
         queued = set(rows["account_id"])
         return page(
             request,
@@ -401,6 +405,51 @@ def create_app(config: AppConfig) -> FastAPI:
 
         return await case_action(request, None, act)
 
+    # -- sellers --------------------------------------------------------------------------------
+
+    @app.get("/sellers", response_class=HTMLResponse)
+    def sellers_page(request: Request, as_of: str | None = None):
+        user = signed_in(request)
+        day, dates = day_asked(as_of)
+        exposure = analysis.seller_exposure(analysis.run_dir(config.runs, day))  # InputError (404): no run, or too old
+        targeted = exposure.dropna(subset=["target_rank"])
+        return page(
+            request,
+            "sellers.html",
+            user=user,
+            day=day,
+            dates=dates,
+            sellers=targeted,
+            untargeted=len(exposure) - len(targeted),
+            window=SELLER_WINDOW_DAYS,
+        )
+
+    @app.get("/seller/{seller_id}", response_class=HTMLResponse)
+    def seller_page(request: Request, seller_id: str, as_of: str | None = None):
+        user = signed_in(request)
+        day, _ = day_asked(as_of)
+        shown = analysis.seller_page(analysis.run_dir(config.runs, day), seller_id)
+        exposure = shown["exposure"]
+        if exposure is None:
+            raise Refused(
+                404, f"No seller {seller_id} had a cancelled order in the {SELLER_WINDOW_DAYS} days before {day}."
+            )
+        figure = analysis.seller_timeline_plot(
+            shown["timeline"], title=f"Seller {seller_id}: cancellations per day, abuse-driven at the bottom"
+        )
+        return page(
+            request,
+            "seller.html",
+            user=user,
+            seller_id=seller_id,
+            day=day,
+            exposure=exposure,
+            reasons=json.loads(exposure["reasons"]),
+            timeline=_plotly_div(figure, "seller-timeline", "420px"),
+            accounts=shown["accounts"],
+            window=SELLER_WINDOW_DAYS,
+        )
+
     # -- static ---------------------------------------------------------------------------------
 
     @app.get("/static/plotly.min.js")
@@ -464,6 +513,17 @@ def _run_dir(runs: Path, day: date) -> Path | None:
         return analysis.run_dir(runs, day)
     except InputError:
         return None
+
+
+def _plotly_div(fig, div_id: str, height: str) -> str:
+    """A plotly figure as a <div> for a page that loads /static/plotly.min.js itself."""
+    return fig.to_html(
+        full_html=False,
+        include_plotlyjs=False,
+        div_id=div_id,
+        default_height=height,
+        config={"displaylogo": False, "responsive": True},
+    )
 
 
 def _png(fig) -> str:

@@ -1,6 +1,7 @@
 """The review app's logic, through Starlette's TestClient, on the nightly run of a simulated
 market (conftest's `reviewed_run`): sign-in, roles, CSRF, the queue and its filters and export,
-the account page's evidence, claims, verdicts, ring verdicts and the history they leave."""
+the account page's evidence, claims, verdicts, ring verdicts and the history they leave, the
+sellers' pages."""
 
 from __future__ import annotations
 
@@ -8,14 +9,16 @@ import csv
 import io
 import re
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
+import polars as pl
 import pytest
 from e2e import APP_PASSWORD, AS_OF, invoke, one_line
 from fastapi.testclient import TestClient
 
-from pipeline import review_db
+from pipeline import analysis, review_db, rundirs
 from pipeline.errors import EX_CONFIG, EX_TEMPFAIL
 from pipeline.review_app import AppConfig, create_app
 from pipeline.review_app.users import add_user, authenticate, read_users
@@ -282,3 +285,68 @@ def test_the_command_line_filters_exports_and_shows_the_history(config, monkeypa
     review_db.claim(engine(config), account, AS_OF, "ana")
     code, _, err = verdict("confirmed_abuse", "bo")
     assert code == EX_TEMPFAIL and "is claimed by ana" in one_line(err)
+
+
+def sabotage_target(config: AppConfig, market: Path) -> tuple[str, pd.DataFrame]:
+    """The seller where the simulated saboteurs' (truth.parquet) abuse-driven cancellations of
+    the run landed most, and those cancellations."""
+    saboteurs = pl.read_parquet(market / "truth.parquet").filter(pl.col("pattern") == "seller_sabotage")
+    cancels = analysis.seller_cancellations(analysis.run_dir(config.runs, AS_OF))
+    theirs = cancels[cancels["abuse_driven"] & cancels["account_id"].isin(saboteurs["account_id"].to_list())]
+    target = theirs["seller_id"].value_counts().index[0]
+    return target, theirs[theirs["seller_id"] == target]
+
+
+def test_the_sellers_page_ranks_the_seller_the_sabotage_ring_targets_and_links_to_its_page(app, config, market):
+    target, theirs = sabotage_target(config, market)
+    exposure = analysis.seller_exposure(analysis.run_dir(config.runs, AS_OF)).set_index("seller_id").loc[target]
+    c = client(app, "vic")
+
+    page = c.get("/sellers").text
+
+    assert f'Most targeted sellers <span class="sub">run of {AS_OF}' in page and 'href="/sellers"' in page
+    row = re.search(rf'<tr data-seller="{target}">(.*?)</tr>', page, re.S).group(1)
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
+    assert int(cells[0]) == exposure["target_rank"] and f'href="/seller/{target}?as_of={AS_OF}"' in cells[1]
+    assert cells[4] == str(exposure["abuse_cancels"]) and int(cells[4]) >= len(theirs)
+    rate, low, high = exposure[["cancel_rate", "cancel_rate_low", "cancel_rate_high"]]
+    assert cells[5] == f"{rate:.1%} ({low:.1%}–{high:.1%})"
+    assert any(ring in cells[9] for ring in theirs["ring_id"].dropna())  # the reason names the saboteurs' ring
+
+
+def test_a_seller_page_shows_its_abuse_driven_count_figure_and_buyers_abuse_driven_first(app, config, market):
+    target, theirs = sabotage_target(config, market)
+    exposure = analysis.seller_exposure(analysis.run_dir(config.runs, AS_OF)).set_index("seller_id").loc[target]
+    c = client(app, "vic")
+
+    page = c.get(f"/seller/{target}", params={"as_of": str(AS_OF)}).text
+
+    assert f'id="abuse-cancels">{exposure["abuse_cancels"]}<' in page
+    assert f'id="cancellations">{exposure["cancellations"]}<' in page
+    assert 'id="seller-timeline"' in page and '<script src="/static/plotly.min.js">' in page
+    assert all(f'href="/account/{a}?as_of={AS_OF}"' in page for a in theirs["account_id"])
+    listed = re.findall(r'<tr class="(abuse|)" data-account="([^"]+)"', page)
+    marked = [cls for cls, _ in listed]
+    assert marked == sorted(marked, reverse=True)  # every abuse-driven buyer before the others
+    assert set(theirs["account_id"]) <= {a for cls, a in listed if cls == "abuse"}
+
+
+def test_an_unknown_seller_is_a_404_and_a_visitor_is_sent_to_sign_in(app):
+    missing = client(app, "vic").get("/seller/s-nobody")
+    assert missing.status_code == 404 and 'id="refusal"' in missing.text and "No seller s-nobody" in missing.text
+
+    for path, sign_in in (("/sellers", "/login?next=%2Fsellers"), ("/seller/s1", "/login?next=%2Fseller%2Fs1")):
+        first = client(app).get(path, follow_redirects=False)
+        assert (first.status_code, first.headers["location"]) == (303, sign_in)
+
+
+def test_a_run_made_before_the_seller_exposure_gets_a_message_not_a_crash(config, tmp_path):
+    older = rundirs.run_dir(tmp_path / "runs", AS_OF)
+    older.mkdir(parents=True)
+    shutil.copy(analysis.run_dir(config.runs, AS_OF) / "summary.json", older)  # complete, without sellers.parquet
+    c = client(create_app(replace(config, runs=tmp_path / "runs")), "vic")
+
+    for path in ("/sellers", "/seller/s1"):
+        answer = c.get(path)
+        assert answer.status_code == 404 and 'id="refusal"' in answer.text
+        assert "has no seller exposure" in answer.text and "run that date again" in answer.text

@@ -2,8 +2,8 @@
 nightly run of a simulated market (conftest's `reviewed_run`), driven by Selenium through
 Debian's headless chromium and chromium-driver (scripts/test installs them).
 
-Screenshots of the queue and an account page are written to BUYER_ABUSE_SCREENSHOTS (default: the
-test's temporary directory); docs/review_app.md shows two of them."""
+Screenshots of the queue, an account page and a seller page are written to
+BUYER_ABUSE_SCREENSHOTS (default: the test's temporary directory); docs/review_app.md shows them."""
 
 from __future__ import annotations
 
@@ -268,6 +268,24 @@ def test_an_analyst_filters_opens_an_account_sees_its_ring_claims_and_decides(br
     browser.get(f"{base}/queue")
     assert "confirmed_abuse 1" in by_id(browser, "counts").text and "1 claimed" in by_id(browser, "counts").text
     screenshot(browser, shots / "queue.png")
+
+
+def test_the_sellers_page_opens_a_seller_whose_cancellations_are_drawn(browser, served, shots):
+    sign_in(browser, served["base"], "vic")  # a viewer reads the sellers' pages too
+    submit(browser, "nav-sellers")
+    top = browser.find_element(By.CSS_SELECTOR, "#sellers tbody tr")
+    seller = top.get_attribute("data-seller")
+    assert top.find_element(By.CSS_SELECTOR, "td").text == "1"
+
+    top.find_element(By.LINK_TEXT, seller).click()
+    WebDriverWait(browser, WAIT).until(lambda d: f"/seller/{seller}?" in d.current_url)
+    # The figure is drawn (plotly's SVG): bars, and the abuse-driven part named in the legend.
+    bars = WebDriverWait(browser, WAIT).until(
+        lambda d: d.find_elements(By.CSS_SELECTOR, "#seller-timeline .barlayer .point path")
+    )
+    assert len(bars) > 1 and "abuse-driven" in by_id(browser, "seller-timeline").text
+    assert int(by_id(browser, "abuse-cancels").text) > 0
+    screenshot(browser, shots / "seller.png", full=True)
 
 
 def test_a_wrong_password_is_refused(browser, served):
