@@ -600,7 +600,7 @@ def review_app(
     trusted_proxies: tuple[str, ...],
     secure_cookies: bool,
 ) -> None:
-    """Serve the analysts' review app: the queue, the accounts' evidence, claims and verdicts."""
+    """Serve the analysts' review app: the queue, the accounts' evidence, claims and verdicts, and the sellers suspects aimed at."""
     from pipeline.review_app import AppConfig, serve
     from pipeline.review_app.preflight import check_app
 
