@@ -106,9 +106,13 @@ def draw_examples(
         else pl.DataFrame(schema={"account_id": pl.String, "label": pl.String, "decided_at": UTC_US})
     )
     stops = stopped_at(labels, last_activity.filter(pl.col("last_active_at") < t), t)
+    # The rows are chosen on a few columns, and only the chosen ones carry their features:
+    # every cut-off's whole table at once would be millions of rows of every feature.
+    evidence_columns = [f"{what}_lifetime" for what in EVIDENCE]
     rows = [
         snapshots[cutoff]
         .filter(is_active())
+        .select("account_id", *evidence_columns)
         .with_columns(cutoff=pl.lit(cutoff).cast(UTC_US))
         .join(known, on="account_id", how="left")
         .join(stops, on="account_id", how="left")
@@ -126,8 +130,13 @@ def draw_examples(
         labelled=pl.lit(True),
     )
     unlabelled = _presumed_legit(frame.filter(pl.col("label").is_null()), cfg)
-    examples = pl.concat([labelled, unlabelled], how="vertical_relaxed").drop("label")
-    return balanced_by_cutoff(examples).sort("cutoff", "account_id")
+    chosen = pl.concat([labelled, unlabelled], how="vertical_relaxed").drop("label", *evidence_columns)
+    chosen = balanced_by_cutoff(chosen)
+    examples = [
+        snapshots[cutoff].join(chosen.filter(pl.col("cutoff") == cutoff), on="account_id", how="inner")
+        for cutoff in times
+    ]
+    return pl.concat(examples, how="vertical_relaxed").sort("cutoff", "account_id")
 
 
 def balanced_by_cutoff(examples: pl.DataFrame) -> pl.DataFrame:
