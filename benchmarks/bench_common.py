@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -28,6 +29,16 @@ def measure(command: list[str], cwd: Path | None = None, env: dict | None = None
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"{' '.join(command)} failed: {process.stderr.read().strip()}")
     return {"seconds": round(seconds, 1), "peak_gib": round(usage.ru_maxrss / 2**20, 2)}
+
+
+def median_of(command: list[str], runs: int = 3, **kwargs) -> dict:
+    """`measure` `runs` times: the median wall time and peak RSS, and every run's figures."""
+    each = [measure(command, **kwargs) for _ in range(runs)]
+    return {
+        "seconds": statistics.median(r["seconds"] for r in each),
+        "peak_gib": statistics.median(r["peak_gib"] for r in each),
+        "runs": each,
+    }
 
 
 def market(accounts: int, days: int = 90, seed: int = 1) -> Path:
