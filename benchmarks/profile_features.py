@@ -15,9 +15,9 @@ import sys
 import tempfile
 import time
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 
-import polars as pl
 from bench_common import market, save
 
 from features import build
@@ -48,7 +48,7 @@ def profile(data: Path) -> dict:
     validation = Stages()
     with step("validate"):
         s = load_snapshot(data, stages=validation).snapshot
-    t = build.as_of_instant(pl.Series([AS_OF]).str.to_date()[0])
+    t = build.as_of_instant(date.fromisoformat(AS_OF))
     tables = {"accounts": s.accounts, "orders": s.orders, "payment_attempts": s.payment_attempts}
     view = build.point_in_time(tables | {"sessions": s.sessions, "labels": s.labels}, t)
     with step("global context"):

@@ -16,17 +16,20 @@ from pathlib import Path
 
 import polars as pl
 
+from contract.tables import TABLES
+from features.entities import KINDS, SOURCES
+
 WINDOWS = {"1d": 1, "7d": 7, "30d": 30, "90d": 90, "lifetime": None}
 
 
-def counts(t: datetime) -> dict[str, pl.Expr]:
+def counts() -> dict[str, pl.Expr]:
     """What is counted per order: the twelve conditions (an amount for the last)."""
     cancelled = pl.col("cancelled_at").is_not_null()
     by = pl.col("cancel_initiator")
     buyer = by == "buyer"
     since = pl.coalesce("paid_at", "placed_at")
     return {
-        "orders": pl.lit(True),
+        "orders": pl.col("placed_at").is_not_null(),  # a column, not a literal: one per order
         "cancels": cancelled,
         "paid_orders": pl.col("paid_at").is_not_null(),
         "delivered_orders": pl.col("delivered_at").is_not_null(),
@@ -52,34 +55,22 @@ def main(data: Path, as_of: date, out: Path) -> None:
     )
     windowed = []
     for window, days in WINDOWS.items():
-        inside = pl.lit(True) if days is None else pl.col("placed_at") >= t - timedelta(days=days)
-        for name, value in counts(t).items():
-            windowed.append(
-                pl.when(inside).then(value).otherwise(None).cast(pl.Float64).sum().alias(f"{name}_{window}")
-            )
+        inside = pl.col("placed_at").is_not_null() if days is None else pl.col("placed_at") >= t - timedelta(days=days)
+        for name, value in counts().items():
+            windowed.append(pl.when(inside).then(value).cast(pl.Float64).sum().alias(f"{name}_{window}"))
     history = orders.group_by("account_id").agg(windowed)
 
-    sources = [
-        ("orders", "device_id", "device"),
-        ("orders", "payment_instrument_id", "card"),
-        ("orders", "address_id", "address"),
-        ("orders", "ip_prefix", "net"),
-        ("payment_attempts", "instrument_id", "card"),
-        ("sessions", "device_id", "device"),
-        ("sessions", "ip_prefix", "net"),
-    ]
-    time_column = {"orders": "placed_at", "payment_attempts": "attempted_at", "sessions": "started_at"}
     links = pl.concat(
         pl.scan_parquet(data / f"{table}.parquet")
-        .filter(pl.col(time_column[table]) < t)
+        .filter(pl.col(TABLES[table].event_time) < t)
         .select("account_id", kind=pl.lit(kind), entity=pl.col(column))
         .drop_nulls("entity")
-        for table, column, kind in sources
+        for table, column, kind in SOURCES  # where an account meets an entity, as the job reads them
     ).unique()
     shared = links.with_columns(accounts=pl.len().over("kind", "entity"))
     sharing = shared.group_by("account_id").agg(
         pl.when(pl.col("kind") == kind).then(pl.col("accounts")).max().alias(f"max_accounts_per_{kind}")
-        for kind in ("device", "card", "address", "net")
+        for kind in KINDS
     )
 
     accounts = pl.scan_parquet(data / "accounts.parquet").filter(pl.col("created_at") < t).select("account_id")

@@ -39,9 +39,9 @@ def payments_columns() -> list[Feature]:
     declared = [
         *[f for s in PAYMENT_SUMS for f in s.features(WINDOWS)],
         *[f for r in PAYMENT_RATES for f in r.features(WINDOWS)],
-        *_instrument_features()[:-1],
+        *_instruments_tried(),
         *_row_features(),
-        _instrument_features()[-1],
+        _instruments_never_succeeded(),
         *_per_order_columns(),
     ]
     return needing(declared, "attempts")
@@ -73,10 +73,10 @@ def _row_features() -> list[Feature]:
     ]
 
 
-def _instrument_features() -> list[Feature]:
-    """Columns aggregated from one row per (account, instrument): its last attempt and whether
-    any attempt with it succeeded (one grouping instead of a distinct count per window)."""
-    tried = [
+# The instrument columns aggregate one row per (account, instrument): its last attempt and
+# whether any attempt with it succeeded (one grouping instead of a distinct count per window).
+def _instruments_tried() -> list[Feature]:
+    return [
         Feature(
             f"instruments_tried_{w}",
             "payments",
@@ -87,7 +87,10 @@ def _instrument_features() -> list[Feature]:
         )
         for w in ("7d", "30d", "lifetime")
     ]
-    never = Feature(
+
+
+def _instruments_never_succeeded() -> Feature:
+    return Feature(
         "instruments_never_succeeded_lifetime",
         "payments",
         "lifetime",
@@ -95,7 +98,6 @@ def _instrument_features() -> list[Feature]:
         "instruments tried that never had a successful attempt",
         (~pl.col("ever_succeeded")).sum(),
     )
-    return [*tried, never]
 
 
 def _per_order_columns() -> list[Feature]:
@@ -136,7 +138,7 @@ def payments(attempts: Frame, t: datetime) -> pl.DataFrame:
         .group_by("account_id", "instrument_id")
         .agg(last_attempt=pl.col("attempted_at").max(), ever_succeeded=pl.col("succeeded").any())
         .group_by("account_id")
-        .agg(f.at(t) for f in _instrument_features())
+        .agg(f.at(t) for f in (*_instruments_tried(), _instruments_never_succeeded()))
     )
     per_account = sums.join(
         attempts.lazy().group_by("account_id").agg(f.at(t) for f in _row_features()), on="account_id"
